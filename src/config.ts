@@ -1,0 +1,84 @@
+/**
+ * The one place that reads configuration from the environment. Temporal connection settings
+ * (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TLS, profiles) go through
+ * @temporalio/envconfig, as every Temporal user expects; this file adds the project's own settings.
+ */
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import type { NativeConnectionOptions } from '@temporalio/worker';
+
+export const DEFAULTS = {
+  temporalAddress: '127.0.0.1:7233',
+  temporalNamespace: 'default',
+  temporalUiPort: 8233,
+  mongoPort: 27017,
+  mongoDb: 'b2b_checkout',
+  apiPort: 3000,
+  checkoutLeaseMs: 30 * 60 * 1000,
+} as const;
+
+export interface TemporalSettings {
+  connectionOptions: NativeConnectionOptions & { address: string };
+  namespace: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Temporal connection settings from envconfig (env vars and the optional TOML profile). */
+export function temporalSettings(env: Env = process.env): TemporalSettings {
+  const overrideEnvVars = Object.fromEntries(
+    Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'),
+  );
+  const { connectionOptions, namespace } = loadClientConnectConfig({ overrideEnvVars });
+  return {
+    connectionOptions: { ...connectionOptions, address: connectionOptions.address ?? DEFAULTS.temporalAddress },
+    namespace: namespace ?? DEFAULTS.temporalNamespace,
+  };
+}
+
+export interface AppSettings {
+  /** Set when the user points at a running MongoDB; otherwise the stack starts one. */
+  mongoUri: string | undefined;
+  mongoDb: string;
+  /** Set when the user points at a running Temporal; otherwise the stack starts the dev server. */
+  temporalAddress: string | undefined;
+  temporalUiPort: number;
+  apiPort: number;
+  checkoutLeaseMs: number;
+  logLevel: string;
+}
+
+export function appSettings(env: Env = process.env): AppSettings {
+  return {
+    mongoUri: nonEmpty(env.MONGODB_URI),
+    mongoDb: nonEmpty(env.MONGODB_DB) ?? DEFAULTS.mongoDb,
+    temporalAddress: nonEmpty(env.TEMPORAL_ADDRESS),
+    temporalUiPort: port(env, 'TEMPORAL_UI_PORT', DEFAULTS.temporalUiPort),
+    apiPort: port(env, 'API_PORT', DEFAULTS.apiPort),
+    checkoutLeaseMs: positiveInt(env, 'CHECKOUT_LEASE_MS', DEFAULTS.checkoutLeaseMs),
+    logLevel: nonEmpty(env.LOG_LEVEL) ?? 'info',
+  };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function positiveInt(env: Env, name: string, fallback: number): number {
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n <= 0) {
+    throw new ConfigError(`${name} must be a positive integer, got "${raw}"`);
+  }
+  return n;
+}
+
+function port(env: Env, name: string, fallback: number): number {
+  const n = positiveInt(env, name, fallback);
+  if (n > 65535) throw new ConfigError(`${name} must be a TCP port (1-65535), got ${n}`);
+  return n;
+}
+
+export class ConfigError extends Error {
+  readonly errorCode = 'INVALID_CONFIGURATION';
+}

@@ -1,0 +1,94 @@
+/** A server process started by the stack, under a guard so that it never outlives us. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, type WriteStream } from 'node:fs';
+import path from 'node:path';
+
+const GUARD_JS = path.join(__dirname, 'guard.js');
+
+export interface ManagedProcess {
+  readonly name: string;
+  readonly pid: number;
+  /** Resolves with the first stdout line that `matcher` accepts (or rejects if the process exits first). */
+  waitForLine(matcher: (line: string) => RegExpMatchArray | null, timeoutMs: number): Promise<RegExpMatchArray>;
+  /** Rejects when the process exits; useful in races against readiness checks. */
+  readonly exited: Promise<never>;
+  /** The last lines it printed, for error messages. */
+  tail(): string;
+  stop(): Promise<void>;
+}
+
+export function startManaged(name: string, cmd: string, args: string[], logFile?: string): ManagedProcess {
+  // From ts-jest the guard's TypeScript source is next to us, from dist the compiled file is.
+  const guard = existsSync(GUARD_JS) ? GUARD_JS : path.join(__dirname, '..', '..', 'dist', 'src', 'stack', 'guard.js');
+  if (!existsSync(guard)) throw new Error(`guard not built: run "npm run build" first (${guard})`);
+  const child: ChildProcess = spawn(process.execPath, [guard, cmd, ...args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    // Its own process group: Ctrl-C reaches only us, so we stop the worker before its servers.
+    detached: true,
+  });
+  let logStream: WriteStream | undefined;
+  if (logFile) {
+    mkdirSync(path.dirname(logFile), { recursive: true });
+    logStream = createWriteStream(logFile, { flags: 'a' });
+  }
+  const lines: string[] = [];
+  const listeners = new Set<(line: string) => void>();
+  let partial = '';
+  const onData = (chunk: Buffer) => {
+    logStream?.write(chunk);
+    partial += chunk.toString();
+    const parts = partial.split('\n');
+    partial = parts.pop() ?? '';
+    for (const line of parts) {
+      lines.push(line);
+      if (lines.length > 60) lines.shift();
+      for (const l of listeners) l(line);
+    }
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+
+  let exitInfo: string | undefined;
+  const exited = new Promise<never>((_, reject) => {
+    child.on('exit', (code, signal) => {
+      exitInfo = `${name} exited (${signal ?? code})`;
+      logStream?.end();
+      reject(new Error(`${exitInfo}\n${lines.slice(-30).join('\n')}`));
+    });
+  });
+  exited.catch(() => undefined);
+
+  return {
+    name,
+    pid: child.pid ?? -1,
+    exited,
+    tail: () => lines.slice(-30).join('\n'),
+    waitForLine(matcher, timeoutMs) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          listeners.delete(listener);
+          reject(new Error(`${name} did not become ready within ${timeoutMs / 1000}s\n${lines.slice(-30).join('\n')}`));
+        }, timeoutMs);
+        const listener = (line: string) => {
+          const m = matcher(line);
+          if (m) {
+            clearTimeout(timer);
+            listeners.delete(listener);
+            resolve(m);
+          }
+        };
+        listeners.add(listener);
+        exited.catch((err: Error) => {
+          clearTimeout(timer);
+          reject(err);
+        });
+      });
+    },
+    async stop() {
+      if (exitInfo) return;
+      const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGTERM');
+      await done;
+    },
+  };
+}

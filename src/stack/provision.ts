@@ -1,0 +1,130 @@
+/**
+ * Provisioning: makes sure a Temporal CLI (dev server + Web UI) and a MongoDB server can be started.
+ * Idempotent: a second run finds everything in .tools and returns at once.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { run, runSync, which } from './exec';
+import { ROOT, TOOLS_DIR } from './paths';
+import { log as defaultLog, withProgress, type Log } from './progress';
+
+export const TEMPORAL_CLI_VERSION = 'v1.5.1';
+const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal';
+
+export type TemporalCli =
+  | { kind: 'binary'; path: string; source: 'TEMPORAL_CLI_PATH' | 'PATH' | 'tools' }
+  /** No Go here: the SDK downloads its own dev server when the stack starts (needs the internet). */
+  | { kind: 'sdk-download' };
+
+export type MongoServerSpec =
+  | { kind: 'external'; uri: string }
+  | { kind: 'mongod'; path: string }
+  | { kind: 'java'; java: string; classpath: string };
+
+export interface Provisioned {
+  temporal: TemporalCli | undefined;
+  mongo: MongoServerSpec;
+}
+
+export interface ProvisionOptions {
+  env?: Record<string, string | undefined>;
+  log?: Log;
+  /** Skip the Temporal CLI when a Temporal server is given (TEMPORAL_ADDRESS). */
+  needTemporal?: boolean;
+}
+
+export async function provision(options: ProvisionOptions = {}): Promise<Provisioned> {
+  const env = options.env ?? process.env;
+  const out = options.log ?? defaultLog;
+  mkdirSync(TOOLS_DIR, { recursive: true });
+  const needTemporal = options.needTemporal ?? !env.TEMPORAL_ADDRESS;
+  const temporal = needTemporal ? await ensureTemporalCli(env, out) : undefined;
+  if (!needTemporal) out(`Temporal: using the server at ${env.TEMPORAL_ADDRESS} (TEMPORAL_ADDRESS); no CLI needed`);
+  const mongo = await ensureMongoServer(env, out);
+  return { temporal, mongo };
+}
+
+export async function ensureTemporalCli(env: Record<string, string | undefined>, out: Log): Promise<TemporalCli> {
+  if (env.TEMPORAL_CLI_PATH) {
+    if (!existsSync(env.TEMPORAL_CLI_PATH)) {
+      throw new Error(`TEMPORAL_CLI_PATH=${env.TEMPORAL_CLI_PATH} does not exist`);
+    }
+    out(`Temporal CLI: ${env.TEMPORAL_CLI_PATH} (TEMPORAL_CLI_PATH)`);
+    return { kind: 'binary', path: env.TEMPORAL_CLI_PATH, source: 'TEMPORAL_CLI_PATH' };
+  }
+  const local = path.join(TOOLS_DIR, 'bin', 'temporal');
+  const stamp = `${local}.version`;
+  if (existsSync(local) && existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === TEMPORAL_CLI_VERSION) {
+    out(`Temporal CLI: ${path.relative(ROOT, local)} (${TEMPORAL_CLI_VERSION}, built earlier)`);
+    return { kind: 'binary', path: local, source: 'tools' };
+  }
+  const onPath = which('temporal');
+  if (onPath) {
+    out(`Temporal CLI: ${onPath} (found on PATH)`);
+    return { kind: 'binary', path: onPath, source: 'PATH' };
+  }
+  const go = which('go');
+  if (!go) {
+    out('Temporal CLI: Go is not installed, so the CLI cannot be built here;');
+    out('  the Temporal SDK will download its dev server when the stack starts (this needs the internet).');
+    return { kind: 'sdk-download' };
+  }
+  await withProgress(
+    `Temporal CLI: building ${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION} with ${runSync(go, ['version']).output.trim()} (first time only, takes a few minutes)`,
+    () =>
+      run(go, ['install', `${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION}`], {
+        env: { ...process.env, GOBIN: path.join(TOOLS_DIR, 'bin'), GOFLAGS: '-mod=mod' },
+      }),
+    out,
+  );
+  writeFileSync(stamp, `${TEMPORAL_CLI_VERSION}\n`);
+  return { kind: 'binary', path: local, source: 'tools' };
+}
+
+const MONGO_DIR = path.join(TOOLS_DIR, 'mongo-java-server');
+const LAUNCHER_SOURCE = path.join(ROOT, 'mongo-server', 'MongoLauncher.java');
+const POM = path.join(ROOT, 'mongo-server', 'pom.xml');
+
+export async function ensureMongoServer(env: Record<string, string | undefined>, out: Log): Promise<MongoServerSpec> {
+  if (env.MONGODB_URI) {
+    out('MongoDB: using the server at MONGODB_URI; none will be started');
+    return { kind: 'external', uri: env.MONGODB_URI };
+  }
+  const mongod = env.MONGOD_PATH || which('mongod');
+  if (mongod && env.MONGO_SERVER !== 'java') {
+    out(`MongoDB: ${mongod} (a real mongod)`);
+    return { kind: 'mongod', path: mongod };
+  }
+  const java = which('java');
+  if (!java) throw new Error('MongoDB: no MONGODB_URI, no mongod on PATH and no java: install Java 17 and Maven, or set MONGODB_URI');
+
+  // The stamp ties the build to the launcher source and the pom, so an edit to either rebuilds it.
+  const fingerprint = createHash('sha256').update(readFileSync(LAUNCHER_SOURCE)).update(readFileSync(POM)).digest('hex');
+  const stampFile = path.join(MONGO_DIR, 'stamp');
+  const libDir = path.join(MONGO_DIR, 'lib');
+  const classesDir = path.join(MONGO_DIR, 'classes');
+  const classpath = () => [classesDir, ...readdirSync(libDir).map((f) => path.join(libDir, f))].join(path.delimiter);
+  if (existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === fingerprint) {
+    out(`MongoDB: mongo-java-server (${path.relative(ROOT, MONGO_DIR)}, built earlier)`);
+    return { kind: 'java', java, classpath: classpath() };
+  }
+  const mvn = which('mvn');
+  const javac = which('javac');
+  if (!mvn || !javac) throw new Error('MongoDB: mongo-java-server needs Maven (mvn) and a JDK (javac); or set MONGODB_URI');
+  rmSync(MONGO_DIR, { recursive: true, force: true });
+  mkdirSync(classesDir, { recursive: true });
+  await withProgress(
+    'MongoDB: fetching mongo-java-server from Maven Central',
+    () =>
+      run(mvn, ['-q', '-B', '-f', POM, 'dependency:copy-dependencies', `-DoutputDirectory=${libDir}`, '-DincludeScope=runtime']),
+    out,
+  );
+  await withProgress(
+    'MongoDB: compiling the launcher',
+    () => run(javac, ['-d', classesDir, '-cp', path.join(libDir, '*'), LAUNCHER_SOURCE]),
+    out,
+  );
+  writeFileSync(stampFile, `${fingerprint}\n`);
+  return { kind: 'java', java, classpath: classpath() };
+}

@@ -1,0 +1,68 @@
+/** Starts the Temporal CLI's dev server (server + Web UI) and waits until its frontend says SERVING. */
+import { Connection } from '@temporalio/client';
+import { SEARCH_ATTRIBUTES } from '../contract';
+import { startManaged, type ManagedProcess } from './managed-process';
+
+export interface DevServerOptions {
+  cliPath: string;
+  ip: string;
+  port: number;
+  /** Web UI port; undefined runs headless. */
+  uiPort?: number;
+  /** SQLite file: histories survive a restart. Undefined keeps them in memory. */
+  dbFile?: string;
+  logFile?: string;
+  readyTimeoutMs?: number;
+}
+
+export interface DevServer {
+  address: string;
+  uiUrl: string | undefined;
+  process: ManagedProcess;
+  stop(): Promise<void>;
+}
+
+export async function startTemporalDevServer(options: DevServerOptions): Promise<DevServer> {
+  const args = ['server', 'start-dev', '--ip', options.ip, '--port', String(options.port), '--log-level', 'warn'];
+  args.push(...(options.uiPort === undefined ? ['--headless'] : ['--ui-port', String(options.uiPort)]));
+  if (options.dbFile) args.push('--db-filename', options.dbFile);
+  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
+  // Workflow IDs are reused for every checkout of a cart; keep closed histories a day for operators.
+  const proc = startManaged('temporal dev server', options.cliPath, args, options.logFile);
+  const address = `${options.ip}:${options.port}`;
+  try {
+    await Promise.race([waitServing(address, options.readyTimeoutMs ?? 120000), proc.exited]);
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+  return {
+    address,
+    uiUrl: options.uiPort === undefined ? undefined : `http://${options.ip}:${options.uiPort}`,
+    process: proc,
+    stop: () => proc.stop(),
+  };
+}
+
+/** Polls the frontend's gRPC health check until it answers SERVING. */
+export async function waitServing(address: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 2000 });
+      try {
+        const res = await connection.healthService.check({ service: 'temporal.api.workflowservice.v1.WorkflowService' });
+        // 1 = SERVING in grpc.health.v1.HealthCheckResponse.ServingStatus
+        if (res.status === 1) return;
+        lastError = new Error(`health status ${res.status}`);
+      } finally {
+        await connection.close();
+      }
+    } catch (err) {
+      lastError = err;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`Temporal at ${address} not SERVING after ${timeoutMs / 1000}s: ${String(lastError)}`);
+}

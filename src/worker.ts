@@ -1,0 +1,96 @@
+/**
+ * The b2b-checkout worker: every workflow and activity of the task queue. `node dist/src/worker.js`
+ * runs it against the servers named by TEMPORAL_ADDRESS (envconfig) and MONGODB_URI; `npm start`
+ * runs it in-process beside the servers it starts.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { appSettings, temporalSettings, type TemporalSettings } from './config';
+import { TASK_QUEUE } from './contract';
+import { cartsCollection, ensureCartIndexes } from './db/carts';
+import { connectMongo, type MongoConnection } from './db/mongo';
+import { ensureSearchAttributes } from './temporal';
+
+export interface CheckoutWorkerOptions {
+  temporal: TemporalSettings;
+  mongoUri: string;
+  mongoDb: string;
+  taskQueue?: string;
+  /** A bundle made once (tests); otherwise the worker bundles workflows/ itself. */
+  workflowBundle?: WorkflowBundle;
+  log?: (line: string) => void;
+}
+
+export interface CheckoutWorker {
+  worker: Worker;
+  client: Client;
+  mongo: MongoConnection;
+  /** Closes the connections; call after worker.run() has returned. */
+  close(): Promise<void>;
+}
+
+export async function createCheckoutWorker(options: CheckoutWorkerOptions): Promise<CheckoutWorker> {
+  const log = options.log ?? (() => undefined);
+  const mongo = await connectMongo(options.mongoUri, options.mongoDb);
+  const connection = await Connection.connect(options.temporal.connectionOptions);
+  const nativeConnection = await NativeConnection.connect(options.temporal.connectionOptions);
+  try {
+    const added = await ensureSearchAttributes(connection, options.temporal.namespace);
+    if (added.length > 0) log(`registered search attributes: ${added.join(', ')}`);
+    await ensureCartIndexes(cartsCollection(mongo.db));
+    const client = new Client({ connection, namespace: options.temporal.namespace });
+    const worker = await Worker.create({
+      connection: nativeConnection,
+      namespace: options.temporal.namespace,
+      taskQueue: options.taskQueue ?? TASK_QUEUE,
+      ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+      activities: createActivities({ db: mongo.db, client }),
+    });
+    return {
+      worker,
+      client,
+      mongo,
+      async close() {
+        await nativeConnection.close();
+        await connection.close();
+        await mongo.close();
+      },
+    };
+  } catch (err) {
+    await nativeConnection.close().catch(() => undefined);
+    await connection.close().catch(() => undefined);
+    await mongo.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function main(): Promise<void> {
+  const settings = appSettings();
+  if (!settings.mongoUri) throw new Error('MONGODB_URI is not set (npm start sets it for you)');
+  // The SDK runtime stops every worker on SIGINT/SIGTERM; run() then returns once in-flight tasks finish.
+  Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'] });
+  const temporal = temporalSettings();
+  const w = await createCheckoutWorker({
+    temporal,
+    mongoUri: settings.mongoUri,
+    mongoDb: settings.mongoDb,
+    log: (line) => console.log(`[worker] ${line}`),
+  });
+  console.log(
+    `[worker] polling task queue ${TASK_QUEUE} on ${temporal.connectionOptions.address} (namespace ${temporal.namespace}), MongoDB database ${settings.mongoDb}`,
+  );
+  try {
+    await w.worker.run();
+  } finally {
+    await w.close();
+  }
+  console.log('[worker] stopped');
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(`[worker] ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,17 @@
+/** cartItemsWorkflow: one item change (add, set quantity, remove), run durably as an activity. */
+import { proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { BUSINESS_ERROR_TYPES, type CartItemsRequest, type CartItemsResult } from '../src/contract';
+
+const { changeCartItems } = proxyActivities<Activities>({
+  // Waiting for a running checkout to cancel is part of the change.
+  startToCloseTimeout: '2m',
+  retry: { initialInterval: '200ms', maximumInterval: '10s', nonRetryableErrorTypes: BUSINESS_ERROR_TYPES },
+});
+
+export async function cartItemsWorkflow(req: CartItemsRequest): Promise<CartItemsResult> {
+  if (typeof req?.cartId === 'string' && req.cartId.length > 0 && req.cartId.length <= 128) {
+    upsertSearchAttributes({ CartId: [req.cartId] });
+  }
+  return await changeCartItems(req);
+}

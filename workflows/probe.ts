@@ -1,0 +1,9 @@
+/** probeWorkflow: a Temporal + MongoDB round trip through one activity. */
+import { proxyActivities } from '@temporalio/workflow';
+import type { Activities, ProbeInput, ProbeResult } from '../activities';
+
+const { probeRoundTrip } = proxyActivities<Activities>({ startToCloseTimeout: '10s' });
+
+export async function probeWorkflow(input: ProbeInput): Promise<ProbeResult> {
+  return await probeRoundTrip(input);
+}
