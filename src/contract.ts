@@ -81,6 +81,8 @@ export interface CheckoutInput {
   leaseMs?: number;
   /** Test and demo hook: each background step takes this long (heartbeating, cancellable). */
   stepDelayMs?: number;
+  /** Set by the caller that starts the run; echoed in the view so a caller can tell it started it. */
+  requestId?: string;
 }
 
 export type CheckoutOutcome = 'CANCELED' | 'ORDER_PLACED' | 'EXPIRED';
@@ -104,6 +106,7 @@ export interface CheckoutView {
   cancelRequested?: CancelCheckoutRequest;
   outcome?: CheckoutOutcome;
   orderId?: string;
+  requestId?: string;
 }
 
 export interface PlaceOrderRequest {

@@ -33,7 +33,7 @@ import {
   type CheckoutView,
   type ErrorCode,
 } from '../src/contract';
-import { cancelCheckoutSignal, cancelCheckoutUpdate, getCheckoutStateQuery, placeOrderUpdate } from './messages';
+import { cancelCheckoutSignal, cancelCheckoutUpdate, getCheckoutStateQuery, placeOrderUpdate, waitForLockUpdate } from './messages';
 
 export const DEFAULT_LEASE_MS = 30 * 60 * 1000;
 
@@ -92,7 +92,13 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
   // The session id is stable across retries of this run's activities and unique per checkout.
   const sessionId = info.firstExecutionRunId;
   const cartId = input?.cartId;
-  const view: CheckoutView = { cartId, sessionId, phase: 'LOCKING', state: 'Start' };
+  const view: CheckoutView = {
+    cartId,
+    sessionId,
+    phase: 'LOCKING',
+    state: 'Start',
+    ...(typeof input?.requestId === 'string' ? { requestId: input.requestId } : {}),
+  };
 
   let cancelRequest: CancelCheckoutRequest | undefined;
   let orderRequested = false;
@@ -100,6 +106,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
   let cancelSettled: Settled<CancelOutcome> | undefined;
   let orderSettled: Settled<{ orderId: string }> | undefined;
   let stepsScope: CancellationScope | undefined;
+  let lockSettled: Settled<true> | undefined;
 
   // Handlers are registered before the first await, so no signal or update delivered with the
   // first workflow task is lost. Signals are not deduplicated: only the first cancel counts.
@@ -155,11 +162,29 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
     },
   );
   setHandler(getCheckoutStateQuery, () => view);
+  setHandler(waitForLockUpdate, async () => {
+    await condition(() => lockSettled !== undefined);
+    const settled = lockSettled!;
+    if ('failure' in settled) throw settled.failure;
+    return { ...view };
+  });
+
+  /** Ends the workflow Failed with `final`, after every waiting handler has its answer. */
+  const failWith = async (final: ApplicationFailure): Promise<ApplicationFailure> => {
+    lockSettled ??= { failure: final };
+    cancelSettled ??= { failure: final };
+    orderSettled ??= { failure: final };
+    view.phase = 'DONE';
+    await condition(allHandlersFinished);
+    return final;
+  };
 
   const problem = cartIdProblem(cartId);
-  if (problem) throw invalid('INVALID_INPUT', problem);
+  if (problem) throw await failWith(invalid('INVALID_INPUT', problem));
   const leaseMs = input.leaseMs ?? DEFAULT_LEASE_MS;
-  if (!Number.isInteger(leaseMs) || leaseMs <= 0) throw invalid('INVALID_INPUT', 'leaseMs must be a positive integer', cartId);
+  if (!Number.isInteger(leaseMs) || leaseMs <= 0) {
+    throw await failWith(invalid('INVALID_INPUT', 'leaseMs must be a positive integer', cartId));
+  }
 
   const setState = (state: CheckoutView['state']) => {
     view.state = state;
@@ -180,17 +205,13 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
   } catch (err) {
     const failure = businessFailure(err);
     if (!failure) throw err;
-    const final = rethrowAsWorkflowFailure(failure, err);
-    cancelSettled ??= { failure: final };
-    orderSettled ??= { failure: final };
-    view.phase = 'DONE';
-    await condition(allHandlersFinished);
-    throw final;
+    throw await failWith(rethrowAsWorkflowFailure(failure, err));
   }
   if (lock.webstoreId) upsertSearchAttributes({ WebstoreId: [lock.webstoreId] });
 
   // 2. The background steps. A cancel interrupts the running step (activity cancellation).
   view.phase = 'PROCESSING';
+  lockSettled = { ok: true };
   let lockLost = false;
   try {
     await CancellationScope.cancellable(async () => {
@@ -229,12 +250,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
     } catch (err) {
       const failure = businessFailure(err);
       if (!failure) throw err;
-      const final = rethrowAsWorkflowFailure(failure, err);
-      orderSettled = { failure: final };
-      cancelSettled ??= { failure: final };
-      view.phase = 'DONE';
-      await condition(allHandlersFinished);
-      throw final;
+      throw await failWith(rethrowAsWorkflowFailure(failure, err));
     }
     if (cancelRequest) {
       // A cancel that came after the order: run it anyway so the history shows it was refused.
@@ -260,11 +276,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
       const failure = businessFailure(err);
       if (!failure) throw err;
       // The cart was closed under this checkout: fail with INVALID_OPERATION as the cause, readable in the UI.
-      const final = rethrowAsWorkflowFailure(failure, err);
-      cancelSettled = { failure: final };
-      view.phase = 'DONE';
-      await condition(allHandlersFinished);
-      throw final;
+      throw await failWith(rethrowAsWorkflowFailure(failure, err));
     }
   }
   view.phase = 'DONE';

@@ -21,4 +21,7 @@ export const cancelCheckoutUpdate = defineUpdate<CancelOutcome, [CancelCheckoutR
 /** Place the order: the cart becomes Closed. Rejected once a cancel has been asked for. */
 export const placeOrderUpdate = defineUpdate<PlaceOrderResult, [PlaceOrderRequest]>('placeOrder');
 
+/** Answers once this checkout holds the cart lock (used with update-with-start), or rejects with why it can't. */
+export const waitForLockUpdate = defineUpdate<CheckoutView>('waitForLock');
+
 export const getCheckoutStateQuery = defineQuery<CheckoutView>('getCheckoutState');

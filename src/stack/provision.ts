@@ -3,7 +3,8 @@
  * Idempotent: a second run finds everything in .tools and returns at once.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { run, runSync, which } from './exec';
 import { ROOT, TOOLS_DIR } from './paths';
@@ -59,6 +60,16 @@ export async function ensureTemporalCli(env: Record<string, string | undefined>,
     out(`Temporal CLI: ${path.relative(ROOT, local)} (${TEMPORAL_CLI_VERSION}, built earlier)`);
     return { kind: 'binary', path: local, source: 'tools' };
   }
+  // A machine-wide cache outlives fresh clones (CI clones anew every run); the build takes minutes.
+  const cached = path.join(machineCacheDir(env), `temporal-${TEMPORAL_CLI_VERSION}`);
+  if (existsSync(cached)) {
+    mkdirSync(path.dirname(local), { recursive: true });
+    copyFileSync(cached, local);
+    chmodSync(local, 0o755);
+    writeFileSync(stamp, `${TEMPORAL_CLI_VERSION}\n`);
+    out(`Temporal CLI: ${path.relative(ROOT, local)} (${TEMPORAL_CLI_VERSION}, copied from the cache ${cached})`);
+    return { kind: 'binary', path: local, source: 'tools' };
+  }
   const onPath = which('temporal');
   if (onPath) {
     out(`Temporal CLI: ${onPath} (found on PATH)`);
@@ -79,7 +90,19 @@ export async function ensureTemporalCli(env: Record<string, string | undefined>,
     out,
   );
   writeFileSync(stamp, `${TEMPORAL_CLI_VERSION}\n`);
+  try {
+    mkdirSync(path.dirname(cached), { recursive: true });
+    copyFileSync(local, cached);
+  } catch (err) {
+    out(`Temporal CLI: could not keep a copy in ${cached} (${(err as Error).message}); the next fresh clone builds it again`);
+  }
   return { kind: 'binary', path: local, source: 'tools' };
+}
+
+/** B2B_CHECKOUT_CACHE, else $XDG_CACHE_HOME/b2b-checkout, else ~/.cache/b2b-checkout. */
+export function machineCacheDir(env: Record<string, string | undefined>): string {
+  if (env.B2B_CHECKOUT_CACHE) return env.B2B_CHECKOUT_CACHE;
+  return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'b2b-checkout');
 }
 
 const MONGO_DIR = path.join(TOOLS_DIR, 'mongo-java-server');

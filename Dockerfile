@@ -1,0 +1,42 @@
+# b2b-checkout image: one image, two processes.
+#   default CMD        -> the Temporal worker   (node dist/src/worker.js)
+#   override command   -> the HTTP API          (node dist/src/api/server.js, port 3000)
+#
+# Debian (glibc) based on purpose: the Temporal SDK's native core-bridge ships glibc builds only,
+# so Alpine/musl images do not work.
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# ---- build: all dependencies, compile TypeScript into dist/ ----
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+
+# Dependencies first, so editing source does not invalidate the npm ci layer.
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
+# .dockerignore keeps node_modules, dist, .git, local tool and data folders out of this copy.
+COPY . .
+RUN npm run build
+
+# ---- runtime: production dependencies and the compiled output only ----
+FROM ${NODE_IMAGE} AS runtime
+
+# CA certificates for TLS connections made outside Node's own store (e.g. the SDK's native
+# client to a TLS-enabled Temporal endpoint).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+
+ENV NODE_ENV=production
+WORKDIR /app
+
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+# The worker bundles dist/workflows at start-up, so the whole dist tree (with source maps) is needed.
+COPY --from=build /app/dist ./dist
+
+USER node
+EXPOSE 3000
+CMD ["node", "dist/src/worker.js"]

@@ -1,0 +1,228 @@
+/**
+ * The client library for services: start a checkout, cancel it (signal, or wait for the outcome),
+ * place the order, change items, read cart and checkout state. Results are plain typed objects;
+ * failures are CheckoutErrors carrying the codes of DOMAIN.md.
+ */
+import {
+  WithStartWorkflowOperation,
+  WorkflowNotFoundError,
+  type Client,
+} from '@temporalio/client';
+import type { Collection } from 'mongodb';
+import { randomUUID } from 'node:crypto';
+import {
+  TASK_QUEUE,
+  cancelRequestProblem,
+  checkoutWorkflowId,
+  normalizeCancelRequest,
+  type CancelCheckoutRequest,
+  type CancelOutcome,
+  type CartItemsResult,
+  type CheckoutInput,
+  type CheckoutResult,
+  type CheckoutView,
+  type ItemChange,
+  type PlaceOrderResult,
+} from './contract';
+import { CartRepository, assertCartId, cartView, type CartDoc, type CartView } from './db/carts';
+import { CheckoutError, findCheckoutError } from './errors';
+import type { cartItemsWorkflow, checkoutWorkflow } from '../workflows';
+import {
+  cancelCheckoutSignal,
+  cancelCheckoutUpdate,
+  getCheckoutStateQuery,
+  placeOrderUpdate,
+  waitForLockUpdate,
+} from '../workflows/messages';
+
+export interface CheckoutClientOptions {
+  client: Client;
+  /** Needed for cart reads and for answering cancels when no checkout runs (Closed → INVALID_OPERATION). */
+  carts?: Collection<CartDoc>;
+  taskQueue?: string;
+  /** Default lock lease for new checkouts. */
+  leaseMs?: number;
+}
+
+export interface StartCheckoutOptions {
+  requestedBy?: string;
+  leaseMs?: number;
+  stepDelayMs?: number;
+}
+
+export interface StartedCheckout {
+  checkoutId: string;
+  runId: string;
+  cartId: string;
+  /** False when a checkout was already running: that one is returned. */
+  started: boolean;
+  view: CheckoutView;
+}
+
+export interface CancelOptions {
+  reason?: string;
+  requestedBy?: string;
+  /** true (default): answer after the cart is unlocked (Update). false: answer once the signal is accepted. */
+  wait?: boolean;
+}
+
+export type CancelAnswer = CancelOutcome | { cartId: string; canceled: false; accepted: true; reason: string };
+
+/** Maps Temporal failures to CheckoutErrors; anything else is rethrown as it is. */
+async function codes<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw findCheckoutError(err) ?? err;
+  }
+}
+
+export class CheckoutClient {
+  readonly client: Client;
+  readonly taskQueue: string;
+  private readonly repo: CartRepository | undefined;
+  private readonly leaseMs: number | undefined;
+
+  constructor(options: CheckoutClientOptions) {
+    this.client = options.client;
+    this.taskQueue = options.taskQueue ?? TASK_QUEUE;
+    this.repo = options.carts ? new CartRepository(options.carts) : undefined;
+    this.leaseMs = options.leaseMs;
+  }
+
+  /**
+   * Starts the checkout of a cart and answers once it holds the lock (update-with-start). Idempotent:
+   * when a checkout already runs for the cart, that one is returned. Fails with the lock's error
+   * (NOT_FOUND, INVALID_OPERATION for a Closed cart, CHECKOUT_CONFLICT).
+   */
+  async startCheckout(cartId: string, options: StartCheckoutOptions = {}): Promise<StartedCheckout> {
+    assertCartId(cartId);
+    const requestId = randomUUID();
+    const leaseMs = options.leaseMs ?? this.leaseMs;
+    const input: CheckoutInput = {
+      cartId,
+      requestId,
+      ...(options.requestedBy ? { requestedBy: options.requestedBy } : {}),
+      ...(leaseMs ? { leaseMs } : {}),
+      ...(options.stepDelayMs ? { stepDelayMs: options.stepDelayMs } : {}),
+    };
+    const workflowId = checkoutWorkflowId(cartId);
+    const startOp = new WithStartWorkflowOperation<typeof checkoutWorkflow>('checkoutWorkflow', {
+      workflowId,
+      taskQueue: this.taskQueue,
+      args: [input],
+      // A second start for the same cart joins the running checkout instead of failing.
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      searchAttributes: { CartId: [cartId] },
+    });
+    const view = await codes(() => this.client.workflow.executeUpdateWithStart(waitForLockUpdate, { startWorkflowOperation: startOp }));
+    // The session id is the run's first execution run id (the workflow does not continue-as-new).
+    return { checkoutId: workflowId, runId: view.sessionId, cartId, started: view.requestId === requestId, view };
+  }
+
+  /**
+   * Cancels the running checkout of a cart. With wait (default) it answers after the cart is Active,
+   * or fails with INVALID_OPERATION when the cart is Closed. With no checkout running it succeeds
+   * without doing anything, except on a Closed cart (INVALID_OPERATION) or a missing one (NOT_FOUND),
+   * which need the carts collection to be told apart.
+   */
+  async cancelCheckout(cartId: string, options: CancelOptions = {}): Promise<CancelAnswer> {
+    assertCartId(cartId);
+    const req = { reason: options.reason ?? 'REQUESTED', ...(options.requestedBy ? { requestedBy: options.requestedBy } : {}) };
+    const problem = cancelRequestProblem(req);
+    if (problem) throw new CheckoutError('INVALID_INPUT', problem, { cartId });
+    const request: CancelCheckoutRequest = normalizeCancelRequest(req);
+    const handle = this.client.workflow.getHandle(checkoutWorkflowId(cartId));
+    try {
+      if (options.wait === false) {
+        await handle.signal(cancelCheckoutSignal, request);
+        return { cartId, canceled: false, accepted: true, reason: request.reason };
+      }
+      return await handle.executeUpdate(cancelCheckoutUpdate, { args: [request] });
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return this.nothingRunning(cartId, request.reason);
+      throw findCheckoutError(err) ?? err;
+    }
+  }
+
+  private async nothingRunning(cartId: string, reason: string): Promise<CancelOutcome> {
+    if (!this.repo) return { cartId, canceled: false, reason, status: 'Active' };
+    const doc = await this.repo.get(cartId);
+    if (doc.status === 'Closed') {
+      throw new CheckoutError('INVALID_OPERATION', "A cart can't be canceled after it's closed.", { cartId, status: doc.status });
+    }
+    return { cartId, canceled: false, reason, status: doc.status };
+  }
+
+  /** Places the order of the running checkout: the cart becomes Closed. */
+  async placeOrder(cartId: string, requestedBy?: string): Promise<PlaceOrderResult> {
+    assertCartId(cartId);
+    const handle = this.client.workflow.getHandle(checkoutWorkflowId(cartId));
+    try {
+      return await handle.executeUpdate(placeOrderUpdate, { args: [requestedBy ? { requestedBy } : {}] });
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) {
+        throw new CheckoutError('INVALID_OPERATION', 'No checkout is running for this cart.', { cartId });
+      }
+      throw findCheckoutError(err) ?? err;
+    }
+  }
+
+  /** The running checkout's state, or undefined when none runs. */
+  async getCheckout(cartId: string): Promise<CheckoutView | undefined> {
+    assertCartId(cartId);
+    const handle = this.client.workflow.getHandle(checkoutWorkflowId(cartId));
+    try {
+      const description = await handle.describe();
+      if (description.status.name !== 'RUNNING') return undefined;
+      return await handle.query(getCheckoutStateQuery);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  /** Waits for the checkout run to end and returns its result (or its business failure as a CheckoutError). */
+  async checkoutResult(cartId: string, runId?: string): Promise<CheckoutResult> {
+    return codes(() => this.client.workflow.getHandle<typeof checkoutWorkflow>(checkoutWorkflowId(cartId), runId).result());
+  }
+
+  async getCart(cartId: string): Promise<CartView> {
+    return cartView(await this.requireRepo().get(cartId));
+  }
+
+  async createCart(cart: { cartId?: string; webstoreId: string; accountId: string; ownerId?: string }): Promise<CartView> {
+    const doc = await this.requireRepo().create({ ...cart, cartId: cart.cartId ?? randomUUID() });
+    return cartView(doc);
+  }
+
+  addItem(cartId: string, sku: string, quantity: number, opts: { unitPrice?: number; requestedBy?: string } = {}) {
+    return this.changeItems(cartId, { op: 'add', sku, quantity, ...(opts.unitPrice !== undefined ? { unitPrice: opts.unitPrice } : {}) }, opts.requestedBy);
+  }
+
+  setItemQuantity(cartId: string, sku: string, quantity: number, requestedBy?: string) {
+    return this.changeItems(cartId, { op: 'set', sku, quantity }, requestedBy);
+  }
+
+  removeItem(cartId: string, sku: string, requestedBy?: string) {
+    return this.changeItems(cartId, { op: 'remove', sku }, requestedBy);
+  }
+
+  /** Runs an item change durably; a running checkout is cancelled first (result.canceledCheckout). */
+  async changeItems(cartId: string, change: ItemChange, requestedBy?: string): Promise<CartItemsResult> {
+    assertCartId(cartId);
+    return codes(() =>
+      this.client.workflow.execute<typeof cartItemsWorkflow>('cartItemsWorkflow', {
+        workflowId: `cart-items-${cartId}-${randomUUID()}`,
+        taskQueue: this.taskQueue,
+        args: [{ cartId, change, ...(requestedBy ? { requestedBy } : {}) }],
+        searchAttributes: { CartId: [cartId] },
+      }),
+    );
+  }
+
+  private requireRepo(): CartRepository {
+    if (!this.repo) throw new Error('this CheckoutClient was made without a carts collection');
+    return this.repo;
+  }
+}

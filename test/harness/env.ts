@@ -1,0 +1,115 @@
+/** What every integration test file needs: connections to the run's servers, a workflow bundle, workers. */
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundle } from '@temporalio/worker';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { temporalSettings, type TemporalSettings } from '../../src/config';
+import { CheckoutClient } from '../../src/client';
+import { cartsCollection, type CartDoc } from '../../src/db/carts';
+import { connectMongo, type MongoConnection } from '../../src/db/mongo';
+import { createCheckoutWorker, type CheckoutWorker } from '../../src/worker';
+import type { Collection } from 'mongodb';
+
+let runtimeInstalled = false;
+function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
+  } catch {
+    // already installed in this jest worker
+  }
+}
+
+export interface TestEnv {
+  temporal: TemporalSettings;
+  client: Client;
+  mongo: MongoConnection;
+  carts: Collection<CartDoc>;
+  taskQueue: string;
+  checkout: CheckoutClient;
+  bundle: WorkflowBundle;
+  mongoUri: string;
+  mongoDb: string;
+  /** A fresh worker on this file's task queue; stop it with worker.shutdown() or use runUntil. */
+  newWorker(): Promise<CheckoutWorker>;
+  close(): Promise<void>;
+}
+
+const silentBundlerLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (m: string) => console.warn(m),
+  error: (m: string) => console.error(m),
+};
+
+export async function setupTestEnv(name: string, options: { ownDatabase?: boolean } = {}): Promise<TestEnv> {
+  quietRuntime();
+  const mongoUri = process.env.MONGODB_URI;
+  // A database of its own lets a file assert that a whole collection stayed unchanged.
+  const mongoDb = options.ownDatabase ? `b2b_checkout_test_${name}_${randomUUID().slice(0, 8)}` : (process.env.MONGODB_DB ?? 'b2b_checkout_test');
+  if (!mongoUri || !process.env.TEMPORAL_ADDRESS) throw new Error('the jest global setup did not provide the servers');
+  const temporal = temporalSettings();
+  const connection = await Connection.connect(temporal.connectionOptions);
+  const client = new Client({ connection, namespace: temporal.namespace });
+  const mongo = await connectMongo(mongoUri, mongoDb);
+  const carts = cartsCollection(mongo.db);
+  // Each test file has its own task queue, so workers of files running in parallel never share work.
+  const taskQueue = `b2b-checkout-test-${name}-${randomUUID().slice(0, 8)}`;
+  const bundle = await bundleWorkflowCode({
+    workflowsPath: path.join(__dirname, '..', '..', 'workflows', 'index.ts'),
+    logger: silentBundlerLogger,
+  });
+  const workers: CheckoutWorker[] = [];
+  return {
+    temporal,
+    client,
+    mongo,
+    carts,
+    taskQueue,
+    bundle,
+    mongoUri,
+    mongoDb,
+    checkout: new CheckoutClient({ client, carts, taskQueue }),
+    async newWorker() {
+      const w = await createCheckoutWorker({ temporal, mongoUri, mongoDb, taskQueue, workflowBundle: bundle });
+      workers.push(w);
+      return w;
+    },
+    async close() {
+      for (const w of workers) await w.close().catch(() => undefined);
+      if (options.ownDatabase) await mongo.db.dropDatabase().catch(() => undefined);
+      await connection.close();
+      await mongo.close();
+    },
+  };
+}
+
+/** A cart id no other test uses. */
+export function newCartId(prefix = 'cart'): string {
+  return `${prefix}-${randomUUID()}`;
+}
+
+/** Inserts a cart the way another service would: just the fields DOMAIN.md names. */
+export async function insertForeignCart(carts: Collection<CartDoc>, cartId: string, items = [{ sku: 'SKU-1', quantity: 2 }]) {
+  await carts.insertOne({ _id: cartId, status: 'Active', webstoreId: 'store-1', accountId: 'acct-1', items, version: 0 });
+}
+
+/**
+ * Waits until `check` returns a value other than undefined, re-checking whenever `poll` says so.
+ * Used to wait for a state that is written by another process (the cart in MongoDB), with a deadline
+ * that only turns a hang into a clear failure.
+ */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 20;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 250);
+  }
+}
