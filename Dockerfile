@@ -1,6 +1,5 @@
 # b2b-checkout image: one image, two processes.
 #   default CMD        -> the Temporal worker   (node dist/src/worker.js)
-#   override command   -> the HTTP API          (node dist/src/api/server.js, port 3000)
 #
 # Debian (glibc) based on purpose: the Temporal SDK's native core-bridge ships glibc builds only,
 # so Alpine/musl images do not work.
@@ -38,5 +37,4 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 
 USER node
-EXPOSE 3000
 CMD ["node", "dist/src/worker.js"]

@@ -14,6 +14,7 @@ import {
   TASK_QUEUE,
   cancelRequestProblem,
   checkoutWorkflowId,
+  itemChangeProblem,
   normalizeCancelRequest,
   type CancelCheckoutRequest,
   type CancelOutcome,
@@ -211,6 +212,9 @@ export class CheckoutClient {
   /** Runs an item change durably; a running checkout is cancelled first (result.canceledCheckout). */
   async changeItems(cartId: string, change: ItemChange, requestedBy?: string): Promise<CartItemsResult> {
     assertCartId(cartId);
+    // Checked here too, so a malformed change never starts a workflow; the activity checks again.
+    const problem = itemChangeProblem(change);
+    if (problem) throw new CheckoutError('INVALID_INPUT', problem, { cartId, field: 'change' });
     return codes(() =>
       this.client.workflow.execute<typeof cartItemsWorkflow>('cartItemsWorkflow', {
         workflowId: `cart-items-${cartId}-${randomUUID()}`,
