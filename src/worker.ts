@@ -4,7 +4,7 @@
  * runs it in-process beside the servers it starts.
  */
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type LogLevel, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { appSettings, temporalSettings, type TemporalSettings } from './config';
 import { TASK_QUEUE } from './contract';
@@ -40,11 +40,12 @@ export async function createCheckoutWorker(options: CheckoutWorkerOptions): Prom
     if (added.length > 0) log(`registered search attributes: ${added.join(', ')}`);
     await ensureCartIndexes(cartsCollection(mongo.db));
     const client = new Client({ connection, namespace: options.temporal.namespace });
+    const workflowBundle = options.workflowBundle ?? (await bundleQuietly());
     const worker = await Worker.create({
       connection: nativeConnection,
       namespace: options.temporal.namespace,
       taskQueue: options.taskQueue ?? TASK_QUEUE,
-      ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+      workflowBundle,
       activities: createActivities({ db: mongo.db, client }),
     });
     return {
@@ -65,11 +66,29 @@ export async function createCheckoutWorker(options: CheckoutWorkerOptions): Prom
   }
 }
 
+/** Bundles workflows/ once, keeping webpack's module listing out of the log. */
+async function bundleQuietly(): Promise<WorkflowBundle> {
+  const quiet = () => undefined;
+  return bundleWorkflowCode({
+    workflowsPath: require.resolve('../workflows'),
+    logger: { log: quiet, trace: quiet, debug: quiet, info: quiet, warn: (m) => console.warn(m), error: (m) => console.error(m) },
+  });
+}
+
+const LOG_LEVELS: Record<string, LogLevel> = { trace: 'TRACE', debug: 'DEBUG', info: 'INFO', warn: 'WARN', error: 'ERROR' };
+
+/** The SDK runtime's logger at LOG_LEVEL; `shutdownSignals` says who handles SIGINT/SIGTERM. */
+export function installRuntime(logLevel: string, shutdownSignals: NodeJS.Signals[]): void {
+  const level = LOG_LEVELS[logLevel.toLowerCase()];
+  if (!level) throw new Error(`LOG_LEVEL must be one of ${Object.keys(LOG_LEVELS).join(', ')}, got "${logLevel}"`);
+  Runtime.install({ logger: new DefaultLogger(level), shutdownSignals });
+}
+
 async function main(): Promise<void> {
   const settings = appSettings();
   if (!settings.mongoUri) throw new Error('MONGODB_URI is not set (npm start sets it for you)');
   // The SDK runtime stops every worker on SIGINT/SIGTERM; run() then returns once in-flight tasks finish.
-  Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'] });
+  installRuntime(settings.logLevel, ['SIGINT', 'SIGTERM']);
   const temporal = temporalSettings();
   const w = await createCheckoutWorker({
     temporal,

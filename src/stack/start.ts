@@ -4,11 +4,10 @@
  * running ones, then the worker. Ctrl-C (SIGINT) or SIGTERM stops the worker first, then every server
  * it started.
  */
-import { Runtime } from '@temporalio/worker';
 import path from 'node:path';
 import { appSettings, DEFAULTS, temporalSettings } from '../config';
 import { TASK_QUEUE } from '../contract';
-import { createCheckoutWorker } from '../worker';
+import { createCheckoutWorker, installRuntime } from '../worker';
 import { startMongoServer, type MongoServerHandle } from './mongo-server';
 import { DATA_DIR } from './paths';
 import { isListening } from './ports';
@@ -107,7 +106,7 @@ async function main(): Promise<void> {
     }
 
     // Worker. Our own signal handlers decide the order of shutdown, not the SDK's.
-    Runtime.install({ shutdownSignals: [] });
+    installRuntime(settings.logLevel, []);
     const temporal = temporalSettings();
     const w = await createCheckoutWorker({ temporal, mongoUri, mongoDb: settings.mongoDb, log });
     stoppers.push({ name: 'connections', stop: () => w.close() });
