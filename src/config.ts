@@ -43,9 +43,15 @@ export interface AppSettings {
   temporalAddress: string | undefined;
   temporalUiPort: number;
   apiPort: number;
+  /** Interface the HTTP API binds; 0.0.0.0 in containers. */
+  apiHost: string;
   checkoutLeaseMs: number;
   logLevel: string;
+  /** API_TOKENS: bearer token → role. Empty when unset (npm start then makes a pair and prints it). */
+  apiTokens: Map<string, ApiRole>;
 }
+
+export type ApiRole = 'service' | 'admin';
 
 export function appSettings(env: Env = process.env): AppSettings {
   return {
@@ -54,9 +60,29 @@ export function appSettings(env: Env = process.env): AppSettings {
     temporalAddress: nonEmpty(env.TEMPORAL_ADDRESS),
     temporalUiPort: port(env, 'TEMPORAL_UI_PORT', DEFAULTS.temporalUiPort),
     apiPort: port(env, 'API_PORT', DEFAULTS.apiPort),
+    apiHost: nonEmpty(env.API_HOST) ?? '127.0.0.1',
     checkoutLeaseMs: positiveInt(env, 'CHECKOUT_LEASE_MS', DEFAULTS.checkoutLeaseMs),
     logLevel: nonEmpty(env.LOG_LEVEL) ?? 'info',
+    apiTokens: parseApiTokens(env.API_TOKENS),
   };
+}
+
+/** `token=role,token=role` with roles service and admin; tokens of at least 16 characters. */
+export function parseApiTokens(raw: string | undefined): Map<string, ApiRole> {
+  const tokens = new Map<string, ApiRole>();
+  for (const entry of (raw ?? '').split(',').map((e) => e.trim()).filter(Boolean)) {
+    const eq = entry.lastIndexOf('=');
+    const token = eq > 0 ? entry.slice(0, eq).trim() : '';
+    const role = eq > 0 ? entry.slice(eq + 1).trim() : '';
+    if (role !== 'service' && role !== 'admin') {
+      throw new ConfigError(`API_TOKENS: each entry must be token=service or token=admin (entry ${tokens.size + 1} is not)`);
+    }
+    if (token.length < 16 || /\s/.test(token)) {
+      throw new ConfigError(`API_TOKENS: token ${tokens.size + 1} must be at least 16 characters without spaces`);
+    }
+    tokens.set(token, role);
+  }
+  return tokens;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

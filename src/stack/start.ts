@@ -4,7 +4,9 @@
  * running ones, then the worker. Ctrl-C (SIGINT) or SIGTERM stops the worker first, then every server
  * it started.
  */
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { startApi } from '../api/server';
 import { appSettings, DEFAULTS, temporalSettings } from '../config';
 import { TASK_QUEUE } from '../contract';
 import { createCheckoutWorker, installRuntime } from '../worker';
@@ -25,11 +27,17 @@ async function main(): Promise<void> {
   let shuttingDown = false;
   let workerRun: Promise<void> | undefined;
   let shutdownWorker: (() => void) | undefined;
+  let stopApi: (() => Promise<void>) | undefined;
 
   const shutdown = async (why: string) => {
     if (shuttingDown) return;
     shuttingDown = true;
     log(`${why}: stopping...`);
+    // New requests first, so that none waits on a worker that is already gone.
+    if (stopApi) {
+      await stopApi().catch((err: Error) => log(`HTTP API: ${err.message}`));
+      log('HTTP API stopped');
+    }
     if (shutdownWorker) {
       shutdownWorker();
       await workerRun?.catch(() => undefined);
@@ -113,11 +121,30 @@ async function main(): Promise<void> {
     shutdownWorker = () => w.worker.shutdown();
     workerRun = w.worker.run();
 
+    // HTTP API, in this process. Without API_TOKENS, a service and an admin token are made for this run.
+    let generated: { service: string; admin: string } | undefined;
+    if (settings.apiTokens.size === 0) {
+      generated = { service: randomBytes(24).toString('base64url'), admin: randomBytes(24).toString('base64url') };
+      settings.apiTokens.set(generated.service, 'service');
+      settings.apiTokens.set(generated.admin, 'admin');
+    }
+    if (await isListening(settings.apiHost, settings.apiPort)) {
+      throw new Error(`port ${settings.apiPort} is already in use: set API_PORT to another port`);
+    }
+    const api = await startApi(settings, mongoUri);
+    stopApi = () => api.close();
+
     log(`ready in ${elapsed(startedAt)}`);
     log('');
     if (uiUrl) log(`  Temporal Web UI   ${uiUrl}`);
     log(`  Temporal          ${temporal.connectionOptions.address} (namespace ${temporal.namespace}, task queue ${TASK_QUEUE})`);
     log(`  MongoDB           ${mongoUri} database ${settings.mongoDb} (${mongoDescription})`);
+    log(`  HTTP API          ${api.url}`);
+    if (generated) {
+      log('  API tokens (made for this run; set API_TOKENS=token=role,... to choose your own):');
+      log(`    service  ${generated.service}`);
+      log(`    admin    ${generated.admin}`);
+    }
     log('');
     log('  To use this stack from another shell:');
     log(`    export TEMPORAL_ADDRESS=${temporal.connectionOptions.address} MONGODB_URI=${mongoUri} MONGODB_DB=${settings.mongoDb}`);

@@ -1,0 +1,74 @@
+/**
+ * The HTTP API on its own: `node dist/src/api/server.js`, against the servers named by
+ * TEMPORAL_ADDRESS (envconfig) and MONGODB_URI, with the tokens of API_TOKENS. `npm start` runs the
+ * same API in-process beside the worker.
+ */
+import { CheckoutClient } from '../client';
+import { appSettings, temporalSettings, type AppSettings } from '../config';
+import { cartsCollection } from '../db/carts';
+import { Directory } from '../db/directory';
+import { connectMongo } from '../db/mongo';
+import { connectClient } from '../temporal';
+import { buildApi, type FastifyInstance } from './app';
+
+export interface RunningApi {
+  app: FastifyInstance;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startApi(settings: AppSettings, mongoUri: string, options: { temporalMetricsUrl?: string; log?: (e: Record<string, unknown>) => void } = {}): Promise<RunningApi> {
+  const temporal = temporalSettings();
+  const client = await connectClient(temporal);
+  const mongo = await connectMongo(mongoUri, settings.mongoDb);
+  try {
+    await new Directory(mongo.db).ensureIndexes();
+    const checkout = new CheckoutClient({ client, carts: cartsCollection(mongo.db), leaseMs: settings.checkoutLeaseMs });
+    const app = await buildApi({
+      checkout,
+      temporal: client,
+      db: mongo.db,
+      tokens: settings.apiTokens,
+      ...(options.temporalMetricsUrl ? { temporalMetricsUrl: options.temporalMetricsUrl } : {}),
+      ...(options.log ? { log: options.log } : {}),
+    });
+    const url = await app.listen({ host: settings.apiHost, port: settings.apiPort });
+    return {
+      app,
+      url,
+      async close() {
+        await app.close();
+        await client.connection.close();
+        await mongo.close();
+      },
+    };
+  } catch (err) {
+    await client.connection.close().catch(() => undefined);
+    await mongo.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function main(): Promise<void> {
+  const settings = appSettings();
+  if (!settings.mongoUri) throw new Error('MONGODB_URI is not set');
+  if (settings.apiTokens.size === 0) throw new Error('API_TOKENS is not set: give at least one token=service or token=admin');
+  const api = await startApi(settings, settings.mongoUri, { log: (e) => console.log(JSON.stringify({ time: new Date().toISOString(), level: 'info', ...e })) });
+  console.log(`[api] listening on ${api.url}`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    console.log(`[api] ${signal}: stopping`);
+    void api.close().then(() => process.exit(0));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(`[api] ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
+}

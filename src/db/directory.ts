@@ -1,0 +1,79 @@
+/** Stores (webstores), buyer accounts and store memberships: what the API's requirement checks read. */
+import type { Collection, Db } from 'mongodb';
+import { CheckoutError } from '../errors';
+
+export interface WebstoreDoc {
+  _id: string;
+  name: string;
+  updatedAt: Date;
+}
+
+export interface AccountDoc {
+  _id: string;
+  name: string;
+  active: boolean;
+  updatedAt: Date;
+}
+
+export interface MembershipDoc {
+  _id: string;
+  webstoreId: string;
+  accountId: string;
+  createdAt: Date;
+}
+
+const membershipId = (webstoreId: string, accountId: string) => `${webstoreId}|${accountId}`;
+
+export class Directory {
+  readonly webstores: Collection<WebstoreDoc>;
+  readonly accounts: Collection<AccountDoc>;
+  readonly memberships: Collection<MembershipDoc>;
+
+  constructor(db: Db) {
+    this.webstores = db.collection<WebstoreDoc>('webstores');
+    this.accounts = db.collection<AccountDoc>('accounts');
+    this.memberships = db.collection<MembershipDoc>('memberships');
+  }
+
+  async ensureIndexes(): Promise<void> {
+    await this.memberships.createIndex({ accountId: 1 }, { name: 'account' });
+  }
+
+  async upsertStore(id: string, name: string): Promise<{ webstoreId: string; name: string }> {
+    await this.webstores.updateOne({ _id: id }, { $set: { name, updatedAt: new Date() } }, { upsert: true });
+    return { webstoreId: id, name };
+  }
+
+  async upsertAccount(id: string, name: string, active: boolean): Promise<{ accountId: string; name: string; active: boolean }> {
+    await this.accounts.updateOne({ _id: id }, { $set: { name, active, updatedAt: new Date() } }, { upsert: true });
+    return { accountId: id, name, active };
+  }
+
+  async addMember(webstoreId: string, accountId: string): Promise<{ webstoreId: string; accountId: string }> {
+    if (!(await this.webstores.findOne({ _id: webstoreId }))) {
+      throw new CheckoutError('NOT_FOUND', `Webstore ${webstoreId} was not found.`, { webstoreId });
+    }
+    if (!(await this.accounts.findOne({ _id: accountId }))) {
+      throw new CheckoutError('NOT_FOUND', `Account ${accountId} was not found.`, { accountId });
+    }
+    // $setOnInsert keeps the first createdAt: making a member twice is the same as once.
+    await this.memberships.updateOne(
+      { _id: membershipId(webstoreId, accountId) },
+      { $setOnInsert: { webstoreId, accountId, createdAt: new Date() } },
+      { upsert: true },
+    );
+    return { webstoreId, accountId };
+  }
+
+  getStore(id: string): Promise<WebstoreDoc | null> {
+    return this.webstores.findOne({ _id: id });
+  }
+
+  getAccount(id: string): Promise<AccountDoc | null> {
+    return this.accounts.findOne({ _id: id });
+  }
+
+  async isMember(webstoreId: string, accountId: string): Promise<boolean> {
+    return (await this.memberships.countDocuments({ _id: membershipId(webstoreId, accountId) }, { limit: 1 })) > 0;
+  }
+}
