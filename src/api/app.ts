@@ -83,6 +83,14 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     genReqId: () => randomUUID(),
   });
 
+  // An empty body sent as JSON (curl -X PUT -H 'Content-Type: application/json') counts as no body.
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (body === '') done(null, undefined);
+    else jsonParser(req, body as string, done);
+  });
+
   // ---- metrics
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'b2b_api_' });
