@@ -96,7 +96,7 @@ export class CheckoutClient {
    * when a checkout already runs for the cart, that one is returned. Fails with the lock's error
    * (NOT_FOUND, INVALID_OPERATION for a Closed cart, CHECKOUT_CONFLICT).
    */
-  async startCheckout(cartId: string, options: StartCheckoutOptions = {}): Promise<StartedCheckout> {
+  async startCheckout(cartId: string, options: StartCheckoutOptions = {}, attempt = 0): Promise<StartedCheckout> {
     assertCartId(cartId);
     const requestId = randomUUID();
     const leaseMs = options.leaseMs ?? this.leaseMs;
@@ -117,6 +117,11 @@ export class CheckoutClient {
       searchAttributes: { CartId: [cartId] },
     });
     const view = await codes(() => this.client.workflow.executeUpdateWithStart(waitForLockUpdate, { startWorkflowOperation: startOp }));
+    if (view.phase === 'DONE' && attempt < 3) {
+      // We joined a run that is just finishing (its cancel has run): wait for it to close, then start anew.
+      await this.client.workflow.getHandle(workflowId, view.sessionId).result().catch(() => undefined);
+      return this.startCheckout(cartId, options, attempt + 1);
+    }
     // The session id is the run's first execution run id (the workflow does not continue-as-new).
     return { checkoutId: workflowId, runId: view.sessionId, cartId, started: view.requestId === requestId, view };
   }
