@@ -86,6 +86,7 @@ export function createCheckoutActivities({ carts, client }: CheckoutActivityDeps
   async function lockCartForCheckout(input: LockInput): Promise<LockResult> {
     return asActivity(async () => {
       const doc = await repo.lock(input);
+      Context.current().log.info('cart locked for checkout', { cartId: doc._id, sessionId: input.sessionId, version: doc.version });
       return {
         cartId: doc._id,
         sessionId: input.sessionId,
@@ -120,6 +121,12 @@ export function createCheckoutActivities({ carts, client }: CheckoutActivityDeps
   async function cancelCartAsyncOperation(input: CancelInput): Promise<CancelOutcome> {
     return asActivity(async () => {
       const { canceled, doc } = await repo.cancel(input);
+      Context.current().log.info(canceled ? 'checkout canceled: cart unlocked' : 'cancel: no checkout of this session was running', {
+        cartId: doc._id,
+        reason: input.reason,
+        requestedBy: input.requestedBy,
+        status: doc.status,
+      });
       return { cartId: doc._id, canceled, reason: input.reason, status: doc.status };
     });
   }
@@ -127,6 +134,7 @@ export function createCheckoutActivities({ carts, client }: CheckoutActivityDeps
   async function placeOrder(input: PlaceOrderInput): Promise<{ orderId: string; version: number }> {
     return asActivity(async () => {
       const doc = await repo.placeOrder(input);
+      Context.current().log.info('order placed: cart closed', { cartId: doc._id, orderId: doc.orderId ?? input.orderId });
       return { orderId: doc.orderId ?? input.orderId, version: doc.version ?? 0 };
     });
   }
@@ -148,6 +156,10 @@ export function createCheckoutActivities({ carts, client }: CheckoutActivityDeps
           return { cartId: doc._id, status: doc.status, version: doc.version ?? 0, items: doc.items ?? [], canceledCheckout };
         }
         canceledCheckout = true;
+        Context.current().log.info('cart is in checkout: cancelling it before the change', {
+          cartId: req.cartId,
+          checkoutWorkflowId: result.doc.checkout?.workflowId,
+        });
         await cancelRunningCheckout(result.doc, { reason: 'ADD_TO_CART', ...(req.requestedBy ? { requestedBy: req.requestedBy } : {}) });
       }
       throw new CheckoutError('CHECKOUT_CONFLICT', `Cart ${req.cartId} keeps being checked out; the change was not applied.`, {

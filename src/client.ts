@@ -35,6 +35,7 @@ import {
   placeOrderUpdate,
   waitForLockUpdate,
 } from '../workflows/messages';
+import { cartItemsSummary, checkoutSummary } from '../workflows/summaries';
 
 export interface CheckoutClientOptions {
   client: Client;
@@ -115,6 +116,7 @@ export class CheckoutClient {
       // A second start for the same cart joins the running checkout instead of failing.
       workflowIdConflictPolicy: 'USE_EXISTING',
       searchAttributes: { CartId: [cartId] },
+      staticSummary: checkoutSummary(input),
     });
     const view = await codes(() => this.client.workflow.executeUpdateWithStart(waitForLockUpdate, { startWorkflowOperation: startOp }));
     if (view.phase === 'DONE' && attempt < 3) {
@@ -226,6 +228,7 @@ export class CheckoutClient {
         taskQueue: this.taskQueue,
         args: [{ cartId, change, ...(requestedBy ? { requestedBy } : {}) }],
         searchAttributes: { CartId: [cartId] },
+        staticSummary: cartItemsSummary({ cartId, change }),
       }),
     );
   }

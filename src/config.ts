@@ -49,6 +49,10 @@ export interface AppSettings {
   logLevel: string;
   /** API_TOKENS: bearer token → role. Empty when unset (npm start then makes a pair and prints it). */
   apiTokens: Map<string, ApiRole>;
+
+  // Worker observability (docs/observability.md).
+  /** WORKER_METRICS_ADDRESS: host:port of the worker's Prometheus endpoint (/metrics); unset = no metrics. */
+  workerMetricsAddress: string | undefined;
 }
 
 export type ApiRole = 'service' | 'admin';
@@ -64,6 +68,9 @@ export function appSettings(env: Env = process.env): AppSettings {
     checkoutLeaseMs: positiveInt(env, 'CHECKOUT_LEASE_MS', DEFAULTS.checkoutLeaseMs),
     logLevel: nonEmpty(env.LOG_LEVEL) ?? 'info',
     apiTokens: parseApiTokens(env.API_TOKENS),
+
+    // Worker observability (docs/observability.md).
+    workerMetricsAddress: nonEmpty(env.WORKER_METRICS_ADDRESS),
   };
 }
 

@@ -4,12 +4,13 @@
  * runs it in-process beside the servers it starts.
  */
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type LogLevel, type WorkflowBundle } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { appSettings, temporalSettings, type TemporalSettings } from './config';
 import { TASK_QUEUE } from './contract';
 import { cartsCollection, ensureCartIndexes } from './db/carts';
 import { connectMongo, type MongoConnection } from './db/mongo';
+import { appLogger, jsonRuntimeLogger, sdkLogLevel } from './logging';
 import { ensureSearchAttributes } from './temporal';
 
 export interface CheckoutWorkerOptions {
@@ -75,41 +76,59 @@ async function bundleQuietly(): Promise<WorkflowBundle> {
   });
 }
 
-const LOG_LEVELS: Record<string, LogLevel> = { trace: 'TRACE', debug: 'DEBUG', info: 'INFO', warn: 'WARN', error: 'ERROR' };
+export interface RuntimeTelemetry {
+  /** host:port for the Prometheus scrape endpoint (`/metrics`) of the SDK's worker metrics; unset: no metrics. */
+  metricsAddress?: string;
+}
 
-/** The SDK runtime's logger at LOG_LEVEL; `shutdownSignals` says who handles SIGINT/SIGTERM. */
-export function installRuntime(logLevel: string, shutdownSignals: NodeJS.Signals[]): void {
-  const level = LOG_LEVELS[logLevel.toLowerCase()];
-  if (!level) throw new Error(`LOG_LEVEL must be one of ${Object.keys(LOG_LEVELS).join(', ')}, got "${logLevel}"`);
-  Runtime.install({ logger: new DefaultLogger(level), shutdownSignals });
+/**
+ * The SDK runtime: JSON-line logs at LOG_LEVEL (SDK, workflow and activity loggers, and the native
+ * core's warnings, forwarded), and the worker metrics for Prometheus when an address is given.
+ * `shutdownSignals` says who handles SIGINT/SIGTERM.
+ */
+export function installRuntime(logLevel: string, shutdownSignals: NodeJS.Signals[], telemetry: RuntimeTelemetry = {}): void {
+  const level = sdkLogLevel(logLevel);
+  Runtime.install({
+    logger: jsonRuntimeLogger(level),
+    shutdownSignals,
+    telemetryOptions: {
+      logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} },
+      ...(telemetry.metricsAddress ? { metrics: { prometheus: { bindAddress: telemetry.metricsAddress } } } : {}),
+    },
+  });
 }
 
 async function main(): Promise<void> {
   const settings = appSettings();
   if (!settings.mongoUri) throw new Error('MONGODB_URI is not set (npm start sets it for you)');
+  const log = appLogger('worker', settings.logLevel);
   // The SDK runtime stops every worker on SIGINT/SIGTERM; run() then returns once in-flight tasks finish.
-  installRuntime(settings.logLevel, ['SIGINT', 'SIGTERM']);
+  installRuntime(settings.logLevel, ['SIGINT', 'SIGTERM'], { metricsAddress: settings.workerMetricsAddress });
   const temporal = temporalSettings();
   const w = await createCheckoutWorker({
     temporal,
     mongoUri: settings.mongoUri,
     mongoDb: settings.mongoDb,
-    log: (line) => console.log(`[worker] ${line}`),
+    log: (line) => log.info(line),
   });
-  console.log(
-    `[worker] polling task queue ${TASK_QUEUE} on ${temporal.connectionOptions.address} (namespace ${temporal.namespace}), MongoDB database ${settings.mongoDb}`,
-  );
+  log.info(`polling task queue ${TASK_QUEUE}`, {
+    taskQueue: TASK_QUEUE,
+    temporalAddress: temporal.connectionOptions.address,
+    namespace: temporal.namespace,
+    mongoDb: settings.mongoDb,
+    ...(settings.workerMetricsAddress ? { metrics: `http://${settings.workerMetricsAddress}/metrics` } : {}),
+  });
   try {
     await w.worker.run();
   } finally {
     await w.close();
   }
-  console.log('[worker] stopped');
+  log.info('stopped');
 }
 
 if (require.main === module) {
   main().catch((err: unknown) => {
-    console.error(`[worker] ${err instanceof Error ? err.message : String(err)}`);
+    appLogger('worker').error(err instanceof Error ? err.message : String(err), { error: err });
     process.exit(1);
   });
 }

@@ -349,3 +349,21 @@ test('the worker stops after the lock and a new worker starts: the cancel still 
   });
   expect((await cartOf(cartId)).status).toBe('Active');
 });
+
+test('a cart deleted under a running checkout: the step fails for good, the checkout ends Failed with NOT_FOUND instead of hanging', async () => {
+  const w = await env.newWorker();
+  await w.worker.runUntil(async () => {
+    const cartId = newCartId();
+    await insertForeignCart(env.carts, cartId);
+    await env.checkout.startCheckout(cartId, { stepDelayMs: 200 });
+    await env.carts.deleteOne({ _id: cartId });
+    const err = await handleOf(cartId).result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect(((err as WorkflowFailedError).cause as ApplicationFailure).type).toBe('NOT_FOUND');
+    const history = await handleOf(cartId).fetchHistory();
+    expect(runsOf(history, CANCEL_ACTIVITY_TYPE)[0]?.input).toEqual([expect.objectContaining({ reason: 'STEP_FAILED' })]);
+  });
+});

@@ -2,6 +2,7 @@
 import { proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { BUSINESS_ERROR_TYPES, type CartItemsRequest, type CartItemsResult } from '../src/contract';
+import { cartItemsSummary } from './summaries';
 
 const { changeCartItems } = proxyActivities<Activities>({
   // Waiting for a running checkout to cancel is part of the change.
@@ -13,5 +14,7 @@ export async function cartItemsWorkflow(req: CartItemsRequest): Promise<CartItem
   if (typeof req?.cartId === 'string' && req.cartId.length > 0 && req.cartId.length <= 128) {
     upsertSearchAttributes({ CartId: [req.cartId] });
   }
-  return await changeCartItems(req);
+  // A malformed request still runs the activity, which refuses it with INVALID_INPUT.
+  const summary = typeof req?.cartId === 'string' ? cartItemsSummary(req) : 'change cart items (malformed request)';
+  return await changeCartItems.executeWithOptions({ summary }, [req]);
 }

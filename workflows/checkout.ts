@@ -11,7 +11,9 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   uuid4,
@@ -34,8 +36,16 @@ import {
   type ErrorCode,
 } from '../src/contract';
 import { cancelCheckoutSignal, cancelCheckoutUpdate, getCheckoutStateQuery, placeOrderUpdate, waitForLockUpdate } from './messages';
+import { cancelSummary, checkoutDetails, leaseSummary, lockSummary, placeOrderSummary, stepSummary, type DetailsContext } from './summaries';
 
 export const DEFAULT_LEASE_MS = 30 * 60 * 1000;
+
+/**
+ * Checkouts started before this patch end without a last CheckoutState upsert. The upsert is a
+ * command, so running it only where the history carries this patch's marker keeps their replay
+ * deterministic. Remove with deprecatePatch once no such checkout can still run (leases are 30 min).
+ */
+const FINAL_STATE_PATCH = 'checkout-state-at-end';
 
 const retry: ActivityOptions['retry'] = {
   initialInterval: '200ms',
@@ -100,6 +110,11 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
     ...(typeof input?.requestId === 'string' ? { requestId: input.requestId } : {}),
   };
 
+  // What operators read as the checkout's current details in the UI. Not a command: only queries see it.
+  const details: DetailsContext = typeof input?.requestedBy === 'string' ? { requestedBy: input.requestedBy } : {};
+  const showDetails = () => setCurrentDetails(checkoutDetails(view, details));
+  let searchable = false;
+
   let cancelRequest: CancelCheckoutRequest | undefined;
   let orderRequested = false;
   let firstRequest: 'cancel' | 'order' | undefined;
@@ -115,6 +130,8 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
     cancelRequest = normalizeCancelRequest(req);
     firstRequest ??= 'cancel';
     view.cancelRequested = cancelRequest;
+    log.info('cancel requested', { cartId, reason: cancelRequest.reason, requestedBy: cancelRequest.requestedBy });
+    showDetails();
     stepsScope?.cancel();
   };
   setHandler(cancelCheckoutSignal, (req) => {
@@ -175,6 +192,11 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
     cancelSettled ??= { failure: final };
     orderSettled ??= { failure: final };
     view.phase = 'DONE';
+    view.state = 'Error';
+    if (searchable && patched(FINAL_STATE_PATCH)) upsertSearchAttributes({ CheckoutState: ['Error'] });
+    details.failure = { type: final.type ?? 'Error', message: final.message };
+    showDetails();
+    log.warn('checkout failed', { cartId, errorType: final.type, error: final.message });
     await condition(allHandlersFinished);
     return final;
   };
@@ -189,36 +211,49 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
   const setState = (state: CheckoutView['state']) => {
     view.state = state;
     upsertSearchAttributes({ CheckoutState: [state] });
+    showDetails();
   };
   upsertSearchAttributes({ CartId: [cartId], CheckoutState: ['Start'] });
+  searchable = true;
+  details.leaseMs = leaseMs;
+  showDetails();
 
   // 1. Take the lock. A Closed or missing cart fails the workflow with that business failure.
   let lock;
   try {
-    lock = await lockCartForCheckout({
-      cartId,
-      sessionId,
-      workflowId: info.workflowId,
-      runId: info.runId,
-      ...(input.requestedBy ? { requestedBy: input.requestedBy } : {}),
-    });
+    lock = await lockCartForCheckout.executeWithOptions({ summary: lockSummary(cartId) }, [
+      {
+        cartId,
+        sessionId,
+        workflowId: info.workflowId,
+        runId: info.runId,
+        ...(input.requestedBy ? { requestedBy: input.requestedBy } : {}),
+      },
+    ]);
   } catch (err) {
     const failure = businessFailure(err);
     if (!failure) throw err;
     throw await failWith(rethrowAsWorkflowFailure(failure, err));
   }
   if (lock.webstoreId) upsertSearchAttributes({ WebstoreId: [lock.webstoreId] });
+  if (lock.webstoreId) details.webstoreId = lock.webstoreId;
+  if (lock.accountId) details.accountId = lock.accountId;
+  log.info('cart locked', { cartId, webstoreId: lock.webstoreId, accountId: lock.accountId });
 
   // 2. The background steps. A cancel interrupts the running step (activity cancellation).
   view.phase = 'PROCESSING';
+  showDetails();
   lockSettled = { ok: true };
   let lockLost = false;
+  let stepFailure: ApplicationFailure | undefined;
   try {
     await CancellationScope.cancellable(async () => {
       stepsScope = CancellationScope.current();
       for (const step of BACKGROUND_STEPS) {
         if (cancelRequest) return;
-        const result = await runCheckoutStep({ cartId, sessionId, step, ...(input.stepDelayMs ? { delayMs: input.stepDelayMs } : {}) });
+        const result = await runCheckoutStep.executeWithOptions({ summary: stepSummary(step, cartId) }, [
+          { cartId, sessionId, step, ...(input.stepDelayMs ? { delayMs: input.stepDelayMs } : {}) },
+        ]);
         if (!result.held) {
           lockLost = true;
           return;
@@ -227,25 +262,35 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
       }
     });
   } catch (err) {
-    if (!isCancellation(err)) throw err;
+    if (!isCancellation(err)) {
+      // A step failed for good (its business error; transient ones are retried): release the
+      // cart like any cancel, then fail with that error so the buyer is never left locked.
+      const failure = businessFailure(err);
+      if (!failure) throw err;
+      stepFailure = rethrowAsWorkflowFailure(failure, err);
+      requestCancel({ reason: 'STEP_FAILED', requestedBy: 'checkout' });
+    }
   }
   stepsScope = undefined;
 
   // 3. Hold the lock until the buyer orders, someone cancels, or the lease runs out.
   view.phase = 'READY';
+  showDetails();
   if (lockLost) log.warn('the cart lock was taken from this checkout while its steps ran', { cartId });
-  const decided = await condition(() => cancelRequest !== undefined || orderRequested, leaseMs);
+  const decided = await condition(() => cancelRequest !== undefined || orderRequested, leaseMs, { summary: leaseSummary(cartId, leaseMs) });
   if (!decided) requestCancel({ reason: 'EXPIRED', requestedBy: 'lease' });
 
   let result: CheckoutResult;
   if (firstRequest === 'order') {
     view.phase = 'PLACING_ORDER';
     const orderId = `order-${uuid4()}`;
+    showDetails();
     try {
-      const placed = await placeOrder({ cartId, sessionId, orderId });
+      const placed = await placeOrder.executeWithOptions({ summary: placeOrderSummary(orderId, cartId) }, [{ cartId, sessionId, orderId }]);
       orderSettled = { ok: { orderId: placed.orderId } };
-      setState('Complete');
       view.orderId = placed.orderId;
+      setState('Complete');
+      log.info('order placed', { cartId, orderId: placed.orderId });
       result = { cartId, sessionId, outcome: 'ORDER_PLACED', orderId: placed.orderId };
     } catch (err) {
       const failure = businessFailure(err);
@@ -255,7 +300,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
     if (cancelRequest) {
       // A cancel that came after the order: run it anyway so the history shows it was refused.
       try {
-        await cancelCartAsyncOperation({ cartId, sessionId, ...cancelRequest });
+        await cancelCartAsyncOperation.executeWithOptions({ summary: cancelSummary(cancelRequest) }, [{ cartId, sessionId, ...cancelRequest }]);
         cancelSettled = { failure: invalid('INVALID_OPERATION', "A cart can't be canceled after it's closed.", cartId) };
       } catch (err) {
         const failure = businessFailure(err);
@@ -267,12 +312,18 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
   } else {
     view.phase = 'CANCELING';
     const cancel = cancelRequest!;
+    showDetails();
     orderSettled ??= { failure: invalid('INVALID_OPERATION', 'The checkout was canceled; no order was placed.', cartId) };
     try {
-      const outcome = await cancelCartAsyncOperation({ cartId, sessionId, ...cancel });
+      const outcome = await cancelCartAsyncOperation.executeWithOptions({ summary: cancelSummary(cancel) }, [{ cartId, sessionId, ...cancel }]);
       cancelSettled = { ok: outcome };
       result = { cartId, sessionId, outcome: cancel.reason === 'EXPIRED' ? 'EXPIRED' : 'CANCELED', cancel };
+      // The session is archived and its operation Canceled: say so to searches (CheckoutState="Canceled").
+      if (patched(FINAL_STATE_PATCH)) upsertSearchAttributes({ CheckoutState: ['Canceled'] });
+      log.info('checkout canceled', { cartId, reason: cancel.reason, requestedBy: cancel.requestedBy, unlocked: outcome.canceled });
+      if (stepFailure) throw await failWith(stepFailure);
     } catch (err) {
+      if (err === stepFailure) throw err;
       const failure = businessFailure(err);
       if (!failure) throw err;
       // The cart was closed under this checkout: fail with INVALID_OPERATION as the cause, readable in the UI.
@@ -281,6 +332,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
   }
   view.phase = 'DONE';
   view.outcome = result.outcome;
+  showDetails();
   await condition(allHandlersFinished);
   return result;
 }

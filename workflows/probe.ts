@@ -5,5 +5,5 @@ import type { Activities, ProbeInput, ProbeResult } from '../activities';
 const { probeRoundTrip } = proxyActivities<Activities>({ startToCloseTimeout: '10s' });
 
 export async function probeWorkflow(input: ProbeInput): Promise<ProbeResult> {
-  return await probeRoundTrip(input);
+  return await probeRoundTrip.executeWithOptions({ summary: `probe ${input?.probeId}: write and read back` }, [input]);
 }

@@ -8,6 +8,7 @@ import { appSettings, temporalSettings, type AppSettings } from '../config';
 import { cartsCollection } from '../db/carts';
 import { Directory } from '../db/directory';
 import { connectMongo } from '../db/mongo';
+import { formatLine } from '../logging';
 import { connectClient } from '../temporal';
 import { buildApi, type FastifyInstance } from './app';
 
@@ -18,6 +19,7 @@ export interface RunningApi {
 }
 
 export async function startApi(settings: AppSettings, mongoUri: string, options: { temporalMetricsUrl?: string; log?: (e: Record<string, unknown>) => void } = {}): Promise<RunningApi> {
+  const log = options.log ?? jsonLog;
   const temporal = temporalSettings();
   const client = await connectClient(temporal);
   const mongo = await connectMongo(mongoUri, settings.mongoDb);
@@ -30,7 +32,7 @@ export async function startApi(settings: AppSettings, mongoUri: string, options:
       db: mongo.db,
       tokens: settings.apiTokens,
       ...(options.temporalMetricsUrl ? { temporalMetricsUrl: options.temporalMetricsUrl } : {}),
-      ...(options.log ? { log: options.log } : {}),
+      log,
     });
     const url = await app.listen({ host: settings.apiHost, port: settings.apiPort });
     return {
@@ -49,11 +51,20 @@ export async function startApi(settings: AppSettings, mongoUri: string, options:
   }
 }
 
+/** API log entries as the worker writes its own: one JSON line each, with cartId where the route has one. */
+function jsonLog(entry: Record<string, unknown>): void {
+  const { level, msg, ...fields } = entry;
+  process.stdout.write(formatLine(new Date(), typeof level === 'string' ? level : 'info', String(msg ?? ''), { component: 'api', ...fields }) + '\n');
+}
+
 async function main(): Promise<void> {
   const settings = appSettings();
   if (!settings.mongoUri) throw new Error('MONGODB_URI is not set');
   if (settings.apiTokens.size === 0) throw new Error('API_TOKENS is not set: give at least one token=service or token=admin');
-  const api = await startApi(settings, settings.mongoUri, { log: (e) => console.log(JSON.stringify({ time: new Date().toISOString(), level: 'info', ...e })) });
+  // WORKER_METRICS_ADDRESS names where the worker serves its SDK metrics; /metrics appends them.
+  const api = await startApi(settings, settings.mongoUri, {
+    ...(settings.workerMetricsAddress ? { temporalMetricsUrl: `http://${settings.workerMetricsAddress}/metrics` } : {}),
+  });
   console.log(`[api] listening on ${api.url}`);
   let stopping = false;
   const stop = (signal: string) => {

@@ -12,7 +12,7 @@ import { TASK_QUEUE } from '../contract';
 import { createCheckoutWorker, installRuntime } from '../worker';
 import { startMongoServer, type MongoServerHandle } from './mongo-server';
 import { DATA_DIR } from './paths';
-import { isListening } from './ports';
+import { freePort, isListening } from './ports';
 import { elapsed, log } from './progress';
 import { provision } from './provision';
 import { startTemporalDevServer, type DevServer } from './temporal-server';
@@ -114,7 +114,10 @@ async function main(): Promise<void> {
     }
 
     // Worker. Our own signal handlers decide the order of shutdown, not the SDK's.
-    installRuntime(settings.logLevel, []);
+    // The SDK runtime's Prometheus endpoint: WORKER_METRICS_ADDRESS, else a free loopback port that
+    // the API's /metrics reads from, so the Temporal metrics are always there.
+    const metricsAddress = settings.workerMetricsAddress ?? `127.0.0.1:${await freePort()}`;
+    installRuntime(settings.logLevel, [], { metricsAddress });
     const temporal = temporalSettings();
     const w = await createCheckoutWorker({ temporal, mongoUri, mongoDb: settings.mongoDb, log });
     stoppers.push({ name: 'connections', stop: () => w.close() });
@@ -131,7 +134,7 @@ async function main(): Promise<void> {
     if (await isListening(settings.apiHost, settings.apiPort)) {
       throw new Error(`port ${settings.apiPort} is already in use: set API_PORT to another port`);
     }
-    const api = await startApi(settings, mongoUri);
+    const api = await startApi(settings, mongoUri, { temporalMetricsUrl: `http://${metricsAddress}/metrics` });
     stopApi = () => api.close();
 
     log(`ready in ${elapsed(startedAt)}`);

@@ -1,7 +1,9 @@
 /**
  * Starts one Temporal dev server and one MongoDB server for the whole run, on free ports, unless
  * TEMPORAL_ADDRESS / MONGODB_URI name servers to use. Each runs under a guard process, so an
- * interrupted run (Ctrl-C, kill, even kill -9 of jest) leaves no server behind.
+ * interrupted run (Ctrl-C, kill, even kill -9 of jest) leaves no server behind. The dev server
+ * serves its Web UI too, on a free port, as TEMPORAL_UI_URL for the browser test; with a server of
+ * the user's, TEMPORAL_UI_URL is whatever the user set (or unset: the browser test is skipped).
  */
 import { startMongoServer } from '../../src/stack/mongo-server';
 import { freePort } from '../../src/stack/ports';
@@ -23,12 +25,16 @@ export default async function globalSetup(): Promise<void> {
     if (provisioned.temporal?.kind !== 'binary') {
       throw new Error('no Temporal CLI binary: install Go (the CLI is built from source) or set TEMPORAL_CLI_PATH / TEMPORAL_ADDRESS');
     }
-    const server = await startTemporalDevServer({ cliPath: provisioned.temporal.path, ip: '127.0.0.1', port: await freePort() });
+    const port = await freePort();
+    let uiPort = await freePort();
+    while (uiPort === port) uiPort = await freePort();
+    const server = await startTemporalDevServer({ cliPath: provisioned.temporal.path, ip: '127.0.0.1', port, uiPort });
     stops.push(() => server.stop());
     process.env.TEMPORAL_ADDRESS = server.address;
-    say(`Temporal dev server on ${server.address} (headless, in memory)`);
+    process.env.TEMPORAL_UI_URL = server.uiUrl;
+    say(`Temporal dev server on ${server.address}, Web UI ${server.uiUrl} (in memory)`);
   } else {
-    say(`Temporal: ${process.env.TEMPORAL_ADDRESS} (TEMPORAL_ADDRESS)`);
+    say(`Temporal: ${process.env.TEMPORAL_ADDRESS} (TEMPORAL_ADDRESS), Web UI: ${process.env.TEMPORAL_UI_URL ?? 'unknown (set TEMPORAL_UI_URL for the browser test)'}`);
   }
   if (!process.env.MONGODB_URI) {
     if (provisioned.mongo.kind === 'external') throw new Error('unreachable');

@@ -65,3 +65,16 @@ export function lastEvent(history: History): Event | undefined {
 export function eventsWith(history: History, attribute: keyof Event): Event[] {
   return (history.events ?? []).filter((e) => e[attribute] !== undefined && e[attribute] !== null);
 }
+
+/** The summary (user metadata) of an event, decoded: what the Web UI shows beside an activity or timer. */
+export function summaryOf(event: Event): string | undefined {
+  const data = event.userMetadata?.summary?.data;
+  return data ? (JSON.parse(Buffer.from(data).toString('utf8')) as string) : undefined;
+}
+
+/** Every event that scheduled an activity, with its activity type and summary. */
+export function scheduledActivities(history: History): { activityType: string; summary: string | undefined }[] {
+  return (history.events ?? [])
+    .filter((e) => e.activityTaskScheduledEventAttributes)
+    .map((e) => ({ activityType: e.activityTaskScheduledEventAttributes?.activityType?.name ?? '', summary: summaryOf(e) }));
+}

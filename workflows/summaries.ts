@@ -1,0 +1,82 @@
+/**
+ * What operators read in the Temporal Web UI and `temporal workflow describe`: the one-line
+ * summaries of the checkout, its activities and its lease timer, and its current details. Pure
+ * functions of plain values, imported by workflow code and by clients alike. Summaries are user
+ * metadata on commands: the server stores them, replay does not compare them.
+ */
+import type { BackgroundStep, CancelCheckoutRequest, CheckoutInput, CheckoutView } from '../src/contract';
+
+/** The static summary a client sets when it starts a checkout (`staticSummary` of the start options). */
+export function checkoutSummary(input: Pick<CheckoutInput, 'cartId' | 'requestedBy'>): string {
+  return `checkout of cart ${input.cartId}${input.requestedBy ? `, started by ${input.requestedBy}` : ''}`;
+}
+
+export function lockSummary(cartId: string): string {
+  return `lock cart ${cartId}`;
+}
+
+export function stepSummary(step: BackgroundStep, cartId: string): string {
+  return `step ${step} for cart ${cartId}`;
+}
+
+export function cancelSummary(req: CancelCheckoutRequest): string {
+  return `cancel checkout: reason ${req.reason}${req.requestedBy ? `, by ${req.requestedBy}` : ''}`;
+}
+
+export function placeOrderSummary(orderId: string, cartId: string): string {
+  return `place order ${orderId} for cart ${cartId}`;
+}
+
+export function leaseSummary(cartId: string, leaseMs: number): string {
+  return `lease: hold cart ${cartId} for ${duration(leaseMs)}, until the order or a cancel`;
+}
+
+export function cartItemsSummary(req: { cartId: string; change?: { op?: string; sku?: string; quantity?: number } }): string {
+  const c = req.change ?? {};
+  const what = c.op === 'add' ? `add ${c.quantity} × ${c.sku}` : c.op === 'set' ? `set ${c.sku} to ${c.quantity}` : `remove ${c.sku}`;
+  return `${what} on cart ${req.cartId} (a running checkout is cancelled first)`;
+}
+
+/** Extra facts for the current details, learned while the checkout runs. */
+export interface DetailsContext {
+  webstoreId?: string;
+  accountId?: string;
+  requestedBy?: string;
+  leaseMs?: number;
+  /** Set when the checkout ends in a business failure. */
+  failure?: { type: string; message: string };
+}
+
+/**
+ * The current details (Markdown) the UI shows for the checkout; rewritten at every change of state.
+ * Short lines joined by hard line breaks: the UI's details pane is only a few lines high.
+ */
+export function checkoutDetails(view: CheckoutView, ctx: DetailsContext): string {
+  const waiting = view.phase === 'READY' && !view.cancelRequested && ctx.leaseMs !== undefined;
+  const lines = [`**${view.state}** · ${view.phase}${waiting ? ` (waiting for the order, lease ${duration(ctx.leaseMs!)})` : ''}`];
+  lines.push(
+    [
+      `cart ${view.cartId}`,
+      ctx.webstoreId && `store ${ctx.webstoreId}`,
+      ctx.accountId && `account ${ctx.accountId}`,
+      ctx.requestedBy && `started by ${ctx.requestedBy}`,
+    ]
+      .filter(Boolean)
+      .join(' · '),
+  );
+  if (view.cancelRequested) {
+    const c = view.cancelRequested;
+    lines.push(`**cancel requested**: reason ${c.reason}${c.requestedBy ? `, by ${c.requestedBy}` : ''}`);
+  }
+  if (view.orderId) lines.push(`**order** ${view.orderId}`);
+  if (view.outcome) lines.push(`**outcome** ${view.outcome}`);
+  if (ctx.failure) lines.push(`**failed** ${ctx.failure.type}: ${ctx.failure.message}`);
+  return lines.join('  \n');
+}
+
+function duration(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000} min`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
