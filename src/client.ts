@@ -154,7 +154,8 @@ export class CheckoutClient {
   }
 
   private async nothingRunning(cartId: string, reason: string): Promise<CancelOutcome> {
-    if (!this.repo) return { cartId, canceled: false, reason, status: 'Active' };
+    // Without the carts collection a Closed or missing cart can't be told apart: say nothing of its status.
+    if (!this.repo) return { cartId, canceled: false, reason };
     const doc = await this.repo.get(cartId);
     if (doc.status === 'Closed') {
       throw new CheckoutError('INVALID_OPERATION', "A cart can't be canceled after it's closed.", { cartId, status: doc.status });

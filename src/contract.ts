@@ -122,7 +122,8 @@ export interface CancelOutcome {
   /** True if this request unlocked the cart; false if nothing was running. */
   canceled: boolean;
   reason: CancelReason;
-  status: CartStatus;
+  /** The cart's status after the cancel; absent when it could not be read (a client without MongoDB). */
+  status?: CartStatus;
 }
 
 export interface CartItem {
