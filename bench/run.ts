@@ -1,0 +1,320 @@
+/**
+ * `npm run bench [-- --quick]`: cancel latency, lifecycle throughput and scale of b2b-checkout, beside
+ * the floor (the bare MongoDB write, the bare Temporal round trip) measured in the same run against the
+ * same servers. Prints a table and writes bench/results/<timestamp>.json. See docs/PERFORMANCE.md.
+ *
+ * Options: --quick (small counts, under a minute: 1 and 10 in flight, 2 s per client count, scale 20 and 100), --only floor,cancel,add,lifecycle,scale,
+ * --in-flight 1,10,100, --clients 1,10,50, --seconds 30, --scale 100,1000,10000, --label <text>,
+ * --poll-gap-ms <ms> (pause between the watcher's reads, default 2; 0 = back to back),
+ * --dev-server-config key=value,... (dynamic config for the dev server it starts: to measure a setting),
+ * --compare key=value,... (after the run, the same phases but scale again on a fresh stack whose dev
+ * server has these settings: before and after in one run).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Ctx } from './context';
+import { Aborted, abortFlag, say } from './log';
+import { measureAddToCart, type AddMethod, type AddToCartResult } from './phases/add-to-cart';
+import { measureCancel, measureFloor, type CancelMethod, type Cell, type FloorKind } from './phases/cancel';
+import { measureLifecycles, type LifecycleResult } from './phases/lifecycle';
+import { measureScale, type ScaleResult } from './phases/scale';
+import { machine } from './probes';
+import { printReport, targets } from './report';
+import { bundleBenchWorkflows, installRuntime, newRunId, startStack, type BenchStack } from './stack';
+import { CartWatcher } from './watcher';
+
+export const PHASES = ['floor', 'cancel', 'add', 'lifecycle', 'scale'] as const;
+export type Phase = (typeof PHASES)[number];
+
+export interface Config {
+  quick: boolean;
+  phases: Phase[];
+  inFlight: number[];
+  methods: CancelMethod[];
+  floors: FloorKind[];
+  clients: number[];
+  seconds: number;
+  scale: number[];
+  addMethods: AddMethod[];
+  addInFlight: number[];
+  pollGapMs: number;
+  /** Dynamic config values for the dev server this run starts (--dev-server-config k=v,k=v). */
+  devServerConfig: string[];
+  /** A second pass on a dev server with these values (--compare k=v,k=v); empty: none. */
+  compare: string[];
+  label?: string;
+}
+
+export type Pct = { p50: number; p95: number; p99: number; max: number; n: number };
+
+/** What one pass measures (the run's, and the --compare pass's). */
+export interface Measurements {
+  versions?: BenchStack['versions'];
+  /** Dynamic config of the dev server this pass ran on (empty: as src/stack starts it). */
+  devServerConfig: string[];
+  /** in flight → method → send until the cart is seen Active. */
+  cancelLatencyMs: Record<string, Partial<Record<CancelMethod, Pct>>>;
+  /** Floor kind → at 1 in flight. */
+  floorMs: Partial<Record<FloorKind, { p50: number; p99: number }>>;
+  floorByInFlightMs: Record<string, Partial<Record<FloorKind, Pct>>>;
+  lifecyclesPerSecond: Record<string, number>;
+  /** The floor lifecycle (bench workflow, no-op activities), same clients and window. */
+  floorLifecyclesPerSecond: Record<string, number>;
+  scale: Record<string, ScaleResult>;
+  addToCartMs?: Pct;
+  ratios: Record<string, unknown>;
+  targets: Array<{ target: string; measured: string; met: boolean }>;
+  details: {
+    cancel: Record<string, Partial<Record<CancelMethod, Cell>>>;
+    floor: Record<string, Partial<Record<FloorKind, Cell>>>;
+    lifecycle: Record<string, LifecycleResult>;
+    floorLifecycle: Record<string, LifecycleResult>;
+    addToCart: Record<string, Record<string, AddToCartResult>>;
+    watcher?: { reads: number; meanReadMs: number; gapMs: number };
+    workerLogLines?: number;
+  };
+}
+
+export interface Results extends Measurements {
+  runId: string;
+  mode: 'quick' | 'full';
+  label?: string;
+  startedAt: string;
+  finishedAt?: string;
+  aborted?: boolean;
+  error?: string;
+  config: Config;
+  machine: ReturnType<typeof machine>;
+  /** The --compare pass: the same phases (but scale) on a dev server with the settings proposed. */
+  compare?: Measurements;
+}
+
+export const pct = (s: Pct): Pct => ({ p50: s.p50, p95: s.p95, p99: s.p99, max: s.max, n: s.n });
+
+function emptyMeasurements(devServerConfig: string[]): Measurements {
+  return {
+    devServerConfig,
+    cancelLatencyMs: {},
+    floorMs: {},
+    floorByInFlightMs: {},
+    lifecyclesPerSecond: {},
+    floorLifecyclesPerSecond: {},
+    scale: {},
+    ratios: {},
+    targets: [],
+    details: { cancel: {}, floor: {}, lifecycle: {}, floorLifecycle: {}, addToCart: {} },
+  };
+}
+
+function parseArgs(argv: string[]): Config {
+  const get = (name: string): string | undefined => {
+    const i = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+    if (i < 0) return undefined;
+    const a = argv[i];
+    return a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[i + 1];
+  };
+  const list = (name: string, fallback: number[]) => {
+    const v = get(name);
+    if (v === undefined) return fallback;
+    const nums = v.split(',').map((x) => Number(x.trim()));
+    if (nums.some((x) => !Number.isInteger(x) || x <= 0)) throw new Error(`--${name}: a comma-separated list of positive integers, got "${v}"`);
+    return nums;
+  };
+  const kvs = (name: string) => (get(name) ?? '').split(',').map((kv) => kv.trim()).filter(Boolean);
+  const known = new Set(['quick', 'only', 'in-flight', 'clients', 'seconds', 'scale', 'label', 'poll-gap-ms', 'dev-server-config', 'compare', 'help']);
+  for (const a of argv) {
+    if (a.startsWith('--') && !known.has(a.slice(2).split('=')[0])) throw new Error(`unknown option ${a} (npm run bench -- --help)`);
+  }
+  const quick = argv.includes('--quick');
+  const only = get('only');
+  const phases = only ? (only.split(',').map((p) => p.trim()) as Phase[]) : [...PHASES];
+  for (const p of phases) if (!PHASES.includes(p)) throw new Error(`--only: phases are ${PHASES.join(', ')}; got "${p}"`);
+  const seconds = Number(get('seconds') ?? (quick ? 2 : 30));
+  // 2 ms between reads: measured to cost the Temporal round trip under 1 ms at 1 in flight (back to back: ~8 ms).
+  const pollGapMs = Number(get('poll-gap-ms') ?? 2);
+  if (!(seconds > 0) || !(pollGapMs >= 0)) throw new Error('--seconds must be positive and --poll-gap-ms not negative');
+  const compare = kvs('compare');
+  if (compare.length && process.env.TEMPORAL_ADDRESS) throw new Error('--compare starts dev servers of its own: unset TEMPORAL_ADDRESS');
+  for (const kv of [...compare, ...kvs('dev-server-config')]) {
+    if (!/^[A-Za-z][\w.]*=.+$/.test(kv)) throw new Error(`dynamic config values are key=value (value JSON), got "${kv}"`);
+  }
+  const label = get('label');
+  return {
+    quick,
+    phases,
+    inFlight: list('in-flight', quick ? [1, 10] : [1, 10, 100]),
+    methods: ['signal', 'update', 'http'],
+    floors: ['mongoCancel', 'mongoWrite', 'temporalSignal', 'temporalSignalPolled', 'temporalUpdate'],
+    clients: list('clients', [1, 10, 50]),
+    seconds,
+    scale: list('scale', quick ? [20, 100] : [100, 1000, 10000]),
+    addMethods: ['client', 'http'],
+    addInFlight: quick ? [1] : [1, 10],
+    pollGapMs,
+    devServerConfig: kvs('dev-server-config'),
+    compare,
+    ...(label ? { label } : {}),
+  };
+}
+
+const USAGE =
+  'usage: npm run bench [-- --quick] [--only floor,cancel,add,lifecycle,scale] [--in-flight 1,10,100] [--clients 1,10,50] ' +
+  '[--seconds 30] [--scale 100,1000,10000] [--label text] [--poll-gap-ms 2] [--dev-server-config key=value,...] [--compare key=value,...]';
+
+async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help')) {
+    console.log(USAGE);
+    return 0;
+  }
+  const config = parseArgs(argv);
+  const runId = newRunId();
+  const controller = new AbortController();
+  const abort = abortFlag(controller.signal);
+  let stopStack: (() => Promise<void>) | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) {
+      say(`${signal} again: exiting now (the servers stop with us: they run under guards)`);
+      process.exit(130);
+    }
+    say(`${signal}: stopping after the calls in flight; the partial results are kept`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const results: Results = {
+    runId,
+    mode: config.quick ? 'quick' : 'full',
+    ...(config.label ? { label: config.label } : {}),
+    startedAt: new Date().toISOString(),
+    config,
+    machine: machine(),
+    ...emptyMeasurements(config.devServerConfig),
+  };
+  say(`run ${runId} (${results.mode}${config.label ? `, ${config.label}` : ''}): ${results.machine.cores} cores, ${results.machine.memoryMb} MB, load ${results.machine.loadAverageAtStart.join(' ')}`);
+  let exitCode = 0;
+  try {
+    const runtime = await installRuntime();
+    const bundle = await bundleBenchWorkflows();
+    // One pass: a stack of its own, the phases, the stack stopped (also when a phase fails).
+    const pass = async (name: string, devServerConfig: string[], phases: Phase[], into: Measurements): Promise<void> => {
+      let watcher: CartWatcher | undefined;
+      let stack: BenchStack | undefined;
+      try {
+        stack = await startStack(runId, { runtime, bundle, name, devServerConfig }, (s) => (stopStack = s));
+        into.versions = stack.versions;
+        abort.check();
+        watcher = new CartWatcher(stack.carts, config.pollGapMs);
+        const ctx: Ctx = { stack, watcher, runId: `${runId}-${name}`, abort, quick: config.quick };
+        await runPhases(ctx, { ...config, phases }, into);
+      } finally {
+        if (watcher) {
+          into.details.watcher = { reads: watcher.reads, meanReadMs: Math.round((watcher.readMs / Math.max(1, watcher.reads)) * 100) / 100, gapMs: config.pollGapMs };
+          await watcher.stop();
+        }
+        if (stack) into.details.workerLogLines = stack.workerLogLines();
+        say('stopping the stack');
+        await stopStack?.();
+        stopStack = undefined;
+      }
+    };
+    abort.check();
+    await pass('run', config.devServerConfig, config.phases, results);
+    if (config.compare.length) {
+      const compare = emptyMeasurements(config.compare);
+      results.compare = compare;
+      say(`--compare: the same phases again on a fresh stack, dev server with ${config.compare.join(', ')}`);
+      await pass('compare', config.compare, config.phases.filter((p) => p !== 'scale'), compare);
+    }
+
+  } catch (err) {
+    if (err instanceof Aborted || controller.signal.aborted) {
+      results.aborted = true;
+      exitCode = 130;
+    } else {
+      results.error = err instanceof Error ? (err.stack ?? err.message) : String(err);
+      say(`failed: ${err instanceof Error ? err.message : String(err)}`);
+      exitCode = 1;
+    }
+  }
+  results.finishedAt = new Date().toISOString();
+  results.targets = targets(results);
+  if (results.compare) results.compare.targets = targets(results.compare);
+  printReport(results);
+  const dir = path.join(__dirname, '..', '..', 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${runId}${config.label ? `-${config.label.replace(/[^A-Za-z0-9_.-]/g, '_')}` : ''}.json`);
+  writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
+  say(`results: ${path.relative(process.cwd(), file)}`);
+  return exitCode;
+}
+
+async function runPhases(ctx: Ctx, config: Config, into: Measurements): Promise<void> {
+  const on = (p: Phase) => config.phases.includes(p);
+  for (const n of config.inFlight) {
+    const key = String(n);
+    if (on('floor')) {
+      for (const kind of config.floors) {
+        say(`floor ${kind}, ${n} in flight`);
+        const cell = await measureFloor(ctx, kind, n);
+        (into.details.floor[key] ??= {})[kind] = cell;
+        (into.floorByInFlightMs[key] ??= {})[kind] = pct(cell.latency);
+        if (n === 1) into.floorMs[kind] = { p50: cell.latency.p50, p99: cell.latency.p99 };
+        say(`  p50 ${cell.latency.p50} ms, p99 ${cell.latency.p99} ms (${cell.latency.n} samples${cell.errors ? `, ${cell.errors} errors` : ''})`);
+      }
+    }
+    if (on('cancel')) {
+      for (const method of config.methods) {
+        say(`cancel by ${method}, ${n} in flight`);
+        const cell = await measureCancel(ctx, method, n);
+        (into.details.cancel[key] ??= {})[method] = cell;
+        (into.cancelLatencyMs[key] ??= {})[method] = pct(cell.latency);
+        say(`  p50 ${cell.latency.p50} ms, p99 ${cell.latency.p99} ms (${cell.latency.n} samples${cell.errors ? `, ${cell.errors} errors: ${cell.firstError}` : ''})`);
+      }
+    }
+  }
+  if (on('add')) {
+    for (const method of config.addMethods) {
+      for (const n of config.addInFlight) {
+        say(`add to cart during checkout by ${method}, ${n} in flight`);
+        const r = await measureAddToCart(ctx, method, n);
+        (into.details.addToCart[method] ??= {})[String(n)] = r;
+        if (method === 'client' && n === 1) into.addToCartMs = pct(r.latency);
+        say(`  p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms (${r.latency.n} samples${r.errors ? `, ${r.errors} errors: ${r.firstError}` : ''})`);
+      }
+    }
+  }
+  if (on('lifecycle')) {
+    for (const clients of config.clients) {
+      for (const kind of ['checkout', 'floor'] as const) {
+        say(`${kind === 'floor' ? 'floor lifecycles (bench workflow, no-op activities)' : 'lifecycles'}: ${clients} clients for ${config.seconds} s`);
+        const r = await measureLifecycles(ctx, clients, config.seconds, kind);
+        if (kind === 'checkout') {
+          into.details.lifecycle[String(clients)] = r;
+          into.lifecyclesPerSecond[String(clients)] = r.perSecond;
+        } else {
+          into.details.floorLifecycle[String(clients)] = r;
+          into.floorLifecyclesPerSecond[String(clients)] = r.perSecond;
+        }
+        say(`  ${r.perSecond}/s (${r.lifecycles} lifecycles, p50 ${r.lifecycleMs.p50} ms${r.errors ? `, ${r.errors} errors: ${r.firstError}` : ''}, left locked ${r.leftLocked})`);
+      }
+    }
+  }
+  if (on('scale')) {
+    for (const n of config.scale) {
+      say(`scale: ${n} open checkouts`);
+      const r = await measureScale(ctx, n);
+      into.scale[String(n)] = r;
+      say(`  RSS ${r.rssMb} MB, heap ${r.heapMb} MB; cancel all ${r.cancelAllSeconds} s, p99 ${r.p99Ms} ms, left locked ${r.leftLocked}`);
+    }
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exit(1);
+  },
+);
