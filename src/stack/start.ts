@@ -58,6 +58,12 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // `kill -INT <npm pid>` (unlike Ctrl-C, which reaches the whole process group) ends npm but not
+  // us: when our parent is gone we are re-parented, and stop as if signalled.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) onSignal('SIGHUP');
+  }, 1000).unref();
 
   try {
     // Temporal
