@@ -100,7 +100,8 @@ export function cpuWindow(pids: { temporal?: number; mongo?: number }): CpuWindo
         ...(mongoSec !== undefined ? { mongoServerPct: pct(mongoSec) } : {}),
         ...(otherPct !== undefined ? { otherPct } : {}),
         ...(machineBusyPct !== undefined ? { machineBusyPct } : {}),
-        seconds: Math.round(seconds * 10) / 10,
+        // Unrounded: windows of a few ms add up over a cell.
+        seconds,
       };
     },
   };

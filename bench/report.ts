@@ -269,6 +269,11 @@ function printMeasurements(results: Measurements, line: (s?: string) => void): v
     line('Targets (issue 6, this machine, dev server)');
     for (const t of results.targets) line(`  ${t.met ? 'MET    ' : 'NOT MET'}  ${t.target}: ${t.measured}`);
   }
+  const disturbed = interference(results);
+  if (disturbed.length) {
+    line();
+    line(`Interference: other processes on the machine used more than 20% of a core during: ${disturbed.join(', ')}`);
+  }
   if (results.details.watcher) {
     const wt = results.details.watcher;
     line();
@@ -288,4 +293,22 @@ function cpu(c: { benchProcessPct: number; temporalServerPct?: number; mongoServ
   // /proc counts in 10 ms ticks: a window of less than half a second says nothing.
   if (!c || c.seconds < 0.5) return '-';
   return `${c.benchProcessPct}/${c.temporalServerPct ?? '-'}/${c.mongoServerPct ?? '-'}/${c.otherPct ?? '-'}`;
+}
+
+/** The measurements during which other processes (not this run's) took more than a fifth of a core. */
+export function interference(m: Measurements): string[] {
+  const out: string[] = [];
+  const check = (label: string, c: { otherPct?: number; seconds: number } | undefined) => {
+    if (c && c.seconds >= 0.5 && (c.otherPct ?? 0) > 20) out.push(`${label} (${c.otherPct}%)`);
+  };
+  for (const [n, byKind] of Object.entries(m.details.floor)) for (const [k, c] of Object.entries(byKind)) check(`floor ${k} @${n}`, c?.cpu);
+  for (const [n, byMethod] of Object.entries(m.details.cancel)) for (const [k, c] of Object.entries(byMethod)) check(`cancel ${k} @${n}`, c?.cpu);
+  for (const [method, byN] of Object.entries(m.details.addToCart)) for (const [n, c] of Object.entries(byN)) check(`add ${method} @${n}`, c.cpu);
+  for (const [c, l] of Object.entries(m.details.lifecycle)) check(`lifecycles ${c}`, l.cpu);
+  for (const [c, l] of Object.entries(m.details.floorLifecycle)) check(`floor lifecycles ${c}`, l.cpu);
+  for (const [n, s] of Object.entries(m.scale)) {
+    check(`scale ${n} start`, s.startCpu);
+    check(`scale ${n} cancel`, s.cancelCpu);
+  }
+  return out;
 }
