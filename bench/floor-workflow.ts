@@ -39,8 +39,8 @@ export async function benchFloorWorkflow(input: FloorWorkflowInput): Promise<num
   let done = 0;
   setHandler(progressQuery, () => done);
   while (done < input.maxPings && !stopped) {
-    await condition(() => queue.length > 0 || stopped);
-    if (stopped) break;
+    // Bounded: the benchmark stops it (benchStop); a run left behind by a dead benchmark ends by itself.
+    if (!(await condition(() => queue.length > 0 || stopped, '10m')) || stopped) break;
     await benchNoop({ workflowId, seq: queue.shift()! });
     done++;
   }

@@ -125,7 +125,7 @@ function printBeforeAfter(before: Measurements, after: Measurements, line: (s?: 
 function printMeasurements(results: Measurements, line: (s?: string) => void): void {
   if (results.versions) {
     const v = results.versions;
-    line(`versions: node ${v.node}, Temporal SDK ${v.temporalSdk}, ${v.temporalServer}, ${v.mongoServer}`);
+    line(`versions: node ${v.node}, Temporal SDK ${v.temporalSdk}, Temporal: ${v.temporalServer}, MongoDB: ${v.mongoServer}`);
   }
   const w = [34, 8, 8, 8, 8, 8, 16, 16, 12, 11];
   const floorN = Object.keys(results.floorByInFlightMs);

@@ -23,7 +23,7 @@ import { jsonRuntimeLogger, sdkLogLevel } from '../src/logging';
 import { runSync } from '../src/stack/exec';
 import { startMongoServer } from '../src/stack/mongo-server';
 import { freePort } from '../src/stack/ports';
-import { provision } from '../src/stack/provision';
+import { TEMPORAL_CLI_VERSION, provision } from '../src/stack/provision';
 import { startManaged, type ManagedProcess } from '../src/stack/managed-process';
 import { startTemporalDevServer, waitServing } from '../src/stack/temporal-server';
 import { createCheckoutWorker, type CheckoutWorker } from '../src/worker';
@@ -39,7 +39,12 @@ export const BENCH_LEASE_MS = 3 * 60 * 60 * 1000;
 export interface Versions {
   node: string;
   temporalSdk: string;
+  /** The CLI whose dev server ran (absent with TEMPORAL_ADDRESS). */
+  temporalCli?: string;
+  /** What ran: the dev server (and how), or the version the server at TEMPORAL_ADDRESS reports. */
   temporalServer: string;
+  /** The mongo-java-server that ran (absent with MONGODB_URI or a mongod). */
+  mongoJavaServer?: string;
   mongoServer: string;
 }
 
@@ -65,7 +70,6 @@ export interface BenchStack {
 
 type Stop = { name: string; stop: () => Promise<void> };
 
-/** Starts everything. On failure, what was started is stopped again before the error is thrown. */
 /** The SDK runtime of the whole run (installed once per process). */
 export interface BenchRuntime {
   metricsUrl: string;
@@ -113,6 +117,7 @@ export interface StackOptions {
   devServerConfig: string[];
 }
 
+/** Starts everything. On failure, what was started is stopped again before the error is thrown. */
 export async function startStack(runId: string, options: StackOptions, onStop: (stop: () => Promise<void>) => void): Promise<BenchStack> {
   const stops: Stop[] = [];
   let stopped = false;
@@ -138,6 +143,7 @@ async function start(runId: string, options: StackOptions, stops: Stop[], stopAl
   const ownServers = { temporal: !process.env.TEMPORAL_ADDRESS, mongo: !process.env.MONGODB_URI };
   const pids: BenchStack['pids'] = {};
   let temporalServerVersion = 'external';
+  let temporalCli: string | undefined;
   if (ownServers.temporal) {
     if (provisioned.temporal?.kind !== 'binary') throw new Error('no Temporal CLI binary: install Go, or set TEMPORAL_CLI_PATH or TEMPORAL_ADDRESS');
     const cli = provisioned.temporal.path;
@@ -153,23 +159,25 @@ async function start(runId: string, options: StackOptions, stops: Stop[], stopAl
     stops.push({ name: 'TEMPORAL_ADDRESS', stop: async () => void delete process.env.TEMPORAL_ADDRESS });
     pids.temporal = childrenOf(server.process.pid)[0];
     const tuned = options.devServerConfig.length ? `; dynamic config ${options.devServerConfig.join(', ')}` : '';
-    temporalServerVersion = `temporal CLI ${runSync(cli, ['--version']).output.trim().replace(/^temporal version /, '')} (dev server, in-memory SQLite${tuned})`;
+    // A CLI built from source by provisioning reports 0.0.0-DEV: name the version it was built from.
+    const reported = runSync(cli, ['--version']).output.trim().replace(/^temporal version /, '');
+    temporalCli = provisioned.temporal.source === 'tools' ? `${TEMPORAL_CLI_VERSION} (built from source; reports ${reported})` : reported;
+    temporalServerVersion = `dev server of temporal CLI ${temporalCli}, in-memory SQLite${tuned}`;
     say(`Temporal dev server on ${server.address} (headless, in memory${tuned})`);
   } else {
     say(`Temporal: ${process.env.TEMPORAL_ADDRESS} (TEMPORAL_ADDRESS); nothing started`);
   }
   let mongoUri = process.env.MONGODB_URI;
   let mongoServerVersion = 'external';
+  let mongoJavaServer: string | undefined;
   if (!mongoUri) {
     if (provisioned.mongo.kind === 'external') throw new Error('unreachable: external MongoDB without MONGODB_URI');
     const mongo = await startMongoServer({ spec: provisioned.mongo, host: '127.0.0.1', port: 0 });
     stops.push({ name: 'MongoDB server', stop: () => mongo.stop() });
     mongoUri = mongo.uri;
     pids.mongo = childrenOf(mongo.process.pid)[0];
-    mongoServerVersion =
-      provisioned.mongo.kind === 'java'
-        ? `mongo-java-server ${/mongo-java-server-core-([\d.]+)\.jar/.exec(provisioned.mongo.classpath)?.[1] ?? '?'} (memory backend)`
-        : `mongod ${provisioned.mongo.path}`;
+    if (provisioned.mongo.kind === 'java') mongoJavaServer = /mongo-java-server-core-([\d.]+)\.jar/.exec(provisioned.mongo.classpath)?.[1] ?? 'unknown';
+    mongoServerVersion = mongoJavaServer ? `mongo-java-server ${mongoJavaServer} (memory backend)` : `mongod ${provisioned.mongo.kind === 'mongod' ? provisioned.mongo.path : ''}`;
     say(`MongoDB on ${mongoUri} (${mongo.description})`);
   } else {
     say('MongoDB: MONGODB_URI; nothing started');
@@ -256,7 +264,9 @@ async function start(runId: string, options: StackOptions, stops: Stop[], stopAl
   const versions: Versions = {
     node: process.version,
     temporalSdk: JSON.parse(readFileSync(require.resolve('@temporalio/worker/package.json'), 'utf8')).version,
+    ...(temporalCli ? { temporalCli } : {}),
     temporalServer: temporalServerVersion,
+    ...(mongoJavaServer ? { mongoJavaServer } : {}),
     mongoServer: mongoServerVersion,
   };
   return {

@@ -26,6 +26,10 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
   const args = ['server', 'start-dev', '--ip', options.ip, '--port', String(options.port), '--log-level', 'warn'];
   args.push(...(options.uiPort === undefined ? ['--headless'] : ['--ui-port', String(options.uiPort)]));
   if (options.dbFile) args.push('--db-filename', options.dbFile);
+  // The dev server's one history shard loads queued tasks 20 times a second by default: up to 50 ms
+  // per hop. Faster loading and eager activity dispatch cut a cancel from ~92 to ~18 ms p50 (docs/PERFORMANCE.md).
+  args.push('--dynamic-config-value', 'history.transferProcessorMaxPollRPS=1000');
+  args.push('--dynamic-config-value', 'system.enableActivityEagerExecution=true');
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
   // Workflow IDs are reused for every checkout of a cart; keep closed histories a day for operators.
   const proc = startManaged('temporal dev server', options.cliPath, args, options.logFile);
