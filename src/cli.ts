@@ -40,6 +40,9 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   INVALID_OPERATION: 4,
   INSUFFICIENT_ACCESS: 5,
   CHECKOUT_CONFLICT: 6,
+  IDEMPOTENCY_KEY_REUSED: 7,
+  RATE_LIMITED: 8,
+  UNAVAILABLE: 9,
 };
 /** Configuration, connection, timeout and unexpected errors. */
 export const EXIT_FAILURE = 1;

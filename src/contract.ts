@@ -13,6 +13,17 @@ export function checkoutWorkflowId(cartId: string): string {
   return `checkout-${cartId}`;
 }
 
+/**
+ * An item change runs as its own workflow whose ID is derived from the request id, so a client or
+ * HTTP retry of the same request joins the same workflow instead of changing the cart twice.
+ */
+export function cartItemsWorkflowId(cartId: string, requestId: string): string {
+  return `cart-items-${cartId}-${requestId}`;
+}
+
+/** Request ids (item changes, idempotency keys): 1-128 printable characters without spaces. */
+export const REQUEST_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+
 /** Search attributes the project registers (name → type). */
 export const SEARCH_ATTRIBUTES = {
   CartId: 'Keyword',
@@ -43,17 +54,24 @@ export type BackgroundStep = (typeof BACKGROUND_STEPS)[number];
 
 export type BackgroundOperationStatus = 'New' | 'Running' | 'Complete' | 'Error' | 'Canceled';
 
+/** Every error code a caller can see, with its HTTP status. */
 export const ERROR_CODES = {
   INVALID_OPERATION: 403,
   INSUFFICIENT_ACCESS: 403,
   NOT_FOUND: 404,
   CHECKOUT_CONFLICT: 409,
   INVALID_INPUT: 400,
+  IDEMPOTENCY_KEY_REUSED: 422,
+  RATE_LIMITED: 429,
+  UNAVAILABLE: 503,
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;
 
-/** Business errors: never retried, so every activity lists them in nonRetryableErrorTypes. */
-export const BUSINESS_ERROR_TYPES: ErrorCode[] = Object.keys(ERROR_CODES) as ErrorCode[];
+/**
+ * Business errors: final answers, never retried, so every activity lists them in
+ * nonRetryableErrorTypes. UNAVAILABLE and RATE_LIMITED are transient and stay retryable.
+ */
+export const BUSINESS_ERROR_TYPES: ErrorCode[] = ['INVALID_OPERATION', 'INSUFFICIENT_ACCESS', 'NOT_FOUND', 'CHECKOUT_CONFLICT', 'INVALID_INPUT'];
 
 export const CLOSED_CART_MESSAGE = "A cart can't be canceled after it's closed.";
 
@@ -141,6 +159,11 @@ export interface CartItemsRequest {
   cartId: string;
   change: ItemChange;
   requestedBy?: string;
+  /**
+   * Makes the change exactly-once: stored with the change in the cart's single-document write, so a
+   * retried activity or a repeated request with the same id changes nothing twice.
+   */
+  requestId?: string;
 }
 
 export interface CartItemsResult {
