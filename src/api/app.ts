@@ -378,7 +378,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
           if (!waitExpired(err)) throw err;
           // The Update got no answer in time (no worker?), and an Update not yet accepted by a worker is
           // not durable: send the signal too, which is. The workflow's cancel handler is idempotent.
-          const accepted = await withinWait(() => deps.checkout.cancelCheckout(cartId, { ...options, wait: false }), 5000);
+          const accepted = await withinWait(() => deps.checkout.cancelCheckout(cartId, { ...options, wait: false }), Math.min(waitMs, 5000));
           void reply.status(202).send({
             ...accepted,
             message: `The checkout did not confirm within ${waitMs} ms; the cancel request is recorded and the checkout unlocks the cart when it runs.`,
