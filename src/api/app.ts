@@ -201,7 +201,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     ]);
     const ok = temporal === 'ok' && mongodb === 'ok';
     if (!ok) void reply.header('retry-after', String(RETRY_AFTER_S.UNAVAILABLE));
-    void reply.status(ok ? 200 : 503).send({ temporal, mongodb });
+    return reply.status(ok ? 200 : 503).send({ temporal, mongodb });
   });
   app.get('/metrics', async (_req, reply) => {
     let text = await registry.metrics();
@@ -213,7 +213,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         text += `\n# Temporal SDK runtime metrics unavailable: ${(err as Error).message}\n`;
       }
     }
-    void reply.type(registry.contentType).send(text);
+    return reply.type(registry.contentType).send(text);
   });
 
   // ---- admin
@@ -250,7 +250,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       }
       // With an Idempotency-Key the cart id comes from it: a retry whose first answer was lost finds that cart.
       const cart = await deps.checkout.createCart({ webstoreId: req.params.webstoreId, accountId, cartId: uuidOf(req) ?? randomUUID() });
-      void reply.status(201).send(publicCart(cart));
+      return reply.status(201).send(publicCart(cart));
     },
   );
 
@@ -271,7 +271,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     },
     async (req, reply) => {
       const { sku, quantity, unitPrice } = req.body;
-      await changeItems(req, reply, { op: 'add', sku, quantity, ...(unitPrice !== undefined ? { unitPrice } : {}) }, 201);
+      return changeItems(req, reply, { op: 'add', sku, quantity, ...(unitPrice !== undefined ? { unitPrice } : {}) }, 201);
     },
   );
   app.patch<{ Params: { cartId: string; sku: string }; Body: { quantity: number } }>(
@@ -304,15 +304,14 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     });
     if ('accepted' in answer) {
       keepOpen(req);
-      void reply.status(202).send({
+      return reply.status(202).send({
         ...answer,
         message: req.idempotency
           ? 'The change was accepted and completes durably; repeat this request with the same Idempotency-Key for its result.'
           : 'The change was accepted and completes durably; GET the cart to see it (send an Idempotency-Key to be able to ask for the result).',
       });
-      return;
     }
-    void reply.status(status).send(answer);
+    return reply.status(status).send(answer);
   };
 
   // ---- checkout
@@ -334,15 +333,14 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         );
         if (!runId) throw err;
         keepOpen(req);
-        void reply.status(202).send({
+        return reply.status(202).send({
           checkoutId: checkoutWorkflowId(cartId),
           runId,
           accepted: true,
           message: 'The checkout was started; it locks the cart when a worker runs it. GET the cart to see its state.',
         });
-        return;
       }
-      void reply.status(started.started ? 202 : 200).send({
+      return reply.status(started.started ? 202 : 200).send({
         checkoutId: started.checkoutId,
         runId: started.runId,
         status: 'Checkout',
@@ -379,18 +377,16 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
           // The Update got no answer in time (no worker?), and an Update not yet accepted by a worker is
           // not durable: send the signal too, which is. The workflow's cancel handler is idempotent.
           const accepted = await withinWait(() => deps.checkout.cancelCheckout(cartId, { ...options, wait: false }), Math.min(waitMs, 5000));
-          void reply.status(202).send({
+          return reply.status(202).send({
             ...accepted,
             message: `The checkout did not confirm within ${waitMs} ms; the cancel request is recorded and the checkout unlocks the cart when it runs.`,
           });
-          return;
         }
       }
       if ('accepted' in answer) {
-        void reply.status(202).send({ ...answer, message: 'The cancel request was accepted; the cart is unlocked shortly.' });
-        return;
+        return reply.status(202).send({ ...answer, message: 'The cancel request was accepted; the cart is unlocked shortly.' });
       }
-      void reply.status(200).send({
+      return reply.status(200).send({
         ...answer,
         message: answer.canceled ? 'The checkout was canceled; the cart is Active.' : 'No checkout was running; nothing to cancel.',
       });
@@ -402,7 +398,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     async (req, reply) => {
       await ownedCart(req);
       const placed = await withinWait(() => deps.checkout.placeOrder(req.params.cartId, requester(req)));
-      void reply.status(201).send(placed);
+      return reply.status(201).send(placed);
     },
   );
 
