@@ -274,6 +274,7 @@ test('healthz answers 503 and names the part that is down', async () => {
     const port = (sick.server.address() as AddressInfo).port;
     const res = await fetch(`http://127.0.0.1:${port}/healthz`);
     expect(res.status).toBe(503);
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(await res.json()).toMatchObject({ temporal: 'ok', mongodb: expect.stringMatching(/^unreachable/) });
   } finally {
     await sick.close();
