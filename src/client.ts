@@ -316,10 +316,11 @@ export class CheckoutClient {
         workflowId,
         taskQueue: this.taskQueue,
         args: [input],
-        // A retry while the change runs joins it; a retry after it closed is refused by the
-        // reuse policy (never a second run), and answered below with the closed run's result.
+        // A retry while the change runs joins it; a retry after it completed is refused by the
+        // reuse policy (never a second run) and answered below with that run's result. A run that
+        // failed, was terminated or timed out may run again: the cart store applies a request id once.
         workflowIdConflictPolicy: 'USE_EXISTING',
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
         searchAttributes: { CartId: [cartId] },
         staticSummary: cartItemsSummary({ cartId, change }),
       });

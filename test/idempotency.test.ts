@@ -178,12 +178,14 @@ test('keys are kept with a TTL index, and a key past its TTL (not yet removed) i
   expect(await store.claim(id, 'f3', 10_000)).toEqual({ kind: 'mismatch' });
 });
 
-test('a lost worker: an item change answers 202 within the wait, a second request with its key meanwhile 409, and the key later answers the first attempt (defect 14)', async () => {
+test('a lost worker: item change, cancel and start answer 202 within the wait, the same key meanwhile 409; later the key answers the first attempt (defect 14)', async () => {
   const slow = await startTestApi({ checkout: env.checkout, temporal: env.client, db: env.mongo.db, waitMs: 3000 });
   try {
     const account = await newAccount();
     const changed = await newCart(account);
     const canceled = await newCart(account);
+    const started = await newCart(account);
+    await call(slow.base, `/carts/${started}/items`, { method: 'POST', account, body: { sku: 'SKU-1', quantity: 1 } });
     const first = await env.newWorker();
     await first.worker.runUntil(async () => {
       for (const cartId of [changed, canceled]) {
@@ -206,6 +208,8 @@ test('a lost worker: an item change answers 202 within the wait, a second reques
     const cancel = await call(slow.base, `/carts/${canceled}/checkouts/active`, { method: 'DELETE', account });
     expect(cancel).toMatchObject({ status: 202, body: { accepted: true, cartId: canceled } });
     expect((await cartOf(changed)).status).toBe('Checkout');
+    const start = await call(slow.base, `/carts/${started}/checkouts`, { method: 'POST', account, key: `start-${started}` });
+    expect(start).toMatchObject({ status: 202, body: { accepted: true, checkoutId: `checkout-${started}`, runId: expect.any(String) } });
 
     const second = await env.newWorker();
     await second.worker.runUntil(async () => {
@@ -215,6 +219,11 @@ test('a lost worker: an item change answers 202 within the wait, a second reques
       expect(done.body.items).toEqual([{ sku: 'SKU-1', quantity: 1 }, { sku: 'SKU-2', quantity: 1 }]);
       expect(await env.checkout.checkoutResult(canceled)).toMatchObject({ outcome: 'CANCELED' });
       expect((await cartOf(canceled)).status).toBe('Active');
+      // The checkout started without a worker locks the cart once one runs it; the key then answers it.
+      await eventually('the started checkout to lock its cart', async () => ((await cartOf(started)).status === 'Checkout' ? true : undefined));
+      const startAgain = await call(slow.base, `/carts/${started}/checkouts`, { method: 'POST', account, key: `start-${started}` });
+      expect(startAgain).toMatchObject({ body: { runId: start.body.runId, status: 'Checkout' } });
+      expect((await call(slow.base, `/carts/${started}/checkouts/active`, { method: 'DELETE', account })).status).toBe(200);
     });
     expect((await cartOf(changed)).items).toEqual([{ sku: 'SKU-1', quantity: 1 }, { sku: 'SKU-2', quantity: 1 }]);
   } finally {
