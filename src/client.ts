@@ -5,8 +5,8 @@
  */
 import {
   WithStartWorkflowOperation,
-  WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
+  WorkflowExecutionAlreadyStartedError,
   isGrpcDeadlineError,
   type Client,
 } from '@temporalio/client';
@@ -74,6 +74,8 @@ export interface CancelOptions {
   wait?: boolean;
 }
 
+export type CancelAnswer = CancelOutcome | { cartId: string; canceled: false; accepted: true; reason: string };
+
 export interface ItemChangeOptions {
   /** Who changes the cart: recorded when a running checkout is cancelled for the change. */
   requestedBy?: string;
@@ -85,8 +87,6 @@ export type ItemChangeResult = CartItemsResult & { requestId: string };
 
 /** What changeItemsWithin answers: the result, or that the change was started and goes on durably. */
 export type ItemChangeAnswer = ItemChangeResult | { cartId: string; accepted: true; requestId: string; workflowId: string };
-
-export type CancelAnswer = CancelOutcome | { cartId: string; canceled: false; accepted: true; reason: string };
 
 export interface NewCart {
   cartId?: string;
