@@ -6,18 +6,24 @@
 import {
   WithStartWorkflowOperation,
   WorkflowNotFoundError,
+  WorkflowExecutionAlreadyStartedError,
+  isGrpcDeadlineError,
   type Client,
 } from '@temporalio/client';
 import type { Collection } from 'mongodb';
 import { randomUUID } from 'node:crypto';
 import {
+  REQUEST_ID_PATTERN,
   TASK_QUEUE,
   cancelRequestProblem,
+  cartItemsWorkflowId,
   checkoutWorkflowId,
   itemChangeProblem,
   normalizeCancelRequest,
   type CancelCheckoutRequest,
   type CancelOutcome,
+  type CartItem,
+  type CartItemsRequest,
   type CartItemsResult,
   type CheckoutInput,
   type CheckoutResult,
@@ -69,6 +75,45 @@ export interface CancelOptions {
 }
 
 export type CancelAnswer = CancelOutcome | { cartId: string; canceled: false; accepted: true; reason: string };
+
+export interface ItemChangeOptions {
+  /** Who changes the cart: recorded when a running checkout is cancelled for the change. */
+  requestedBy?: string;
+  /** Makes the change exactly-once (REQUEST_ID_PATTERN); the same id again answers the same result. */
+  requestId?: string;
+}
+
+export type ItemChangeResult = CartItemsResult & { requestId: string };
+
+/** What changeItemsWithin answers: the result, or that the change was started and goes on durably. */
+export type ItemChangeAnswer = ItemChangeResult | { cartId: string; accepted: true; requestId: string; workflowId: string };
+
+export interface NewCart {
+  cartId?: string;
+  webstoreId: string;
+  accountId: string;
+  ownerId?: string;
+  items?: CartItem[];
+}
+
+/**
+ * Creates a cart under a given id, idempotently: when the cart exists with the same store, account
+ * and owner (and, while nobody has changed it yet, the same items) it is a retry, answered with the
+ * cart as it is now; a cart with other fields under that id is CHECKOUT_CONFLICT.
+ */
+export async function createCartOnce(repo: CartRepository, cart: NewCart & { cartId: string }): Promise<CartDoc> {
+  try {
+    return await repo.create(cart);
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 11000) throw err;
+  }
+  const existing = await repo.get(cart.cartId);
+  const sameItems = (existing.version ?? 0) > 0 || JSON.stringify(existing.items ?? []) === JSON.stringify(cart.items ?? []);
+  const same =
+    existing.webstoreId === cart.webstoreId && existing.accountId === cart.accountId && existing.ownerId === cart.ownerId && sameItems;
+  if (!same) throw new CheckoutError('CHECKOUT_CONFLICT', `Cart ${cart.cartId} already exists with other fields.`, { cartId: cart.cartId });
+  return existing;
+}
 
 /** Maps Temporal failures to CheckoutErrors; anything else is rethrown as it is. */
 async function codes<T>(fn: () => Promise<T>): Promise<T> {
@@ -200,38 +245,91 @@ export class CheckoutClient {
     return cartView(await this.requireRepo().get(cartId));
   }
 
-  async createCart(cart: { cartId?: string; webstoreId: string; accountId: string; ownerId?: string }): Promise<CartView> {
-    const doc = await this.requireRepo().create({ ...cart, cartId: cart.cartId ?? randomUUID() });
-    return cartView(doc);
+  /** Creates an Active cart; with a cartId, idempotent (see createCartOnce). */
+  async createCart(cart: NewCart): Promise<CartView> {
+    return cartView(await createCartOnce(this.requireRepo(), { ...cart, cartId: cart.cartId ?? randomUUID() }));
   }
 
-  addItem(cartId: string, sku: string, quantity: number, opts: { unitPrice?: number; requestedBy?: string } = {}) {
-    return this.changeItems(cartId, { op: 'add', sku, quantity, ...(opts.unitPrice !== undefined ? { unitPrice: opts.unitPrice } : {}) }, opts.requestedBy);
+  addItem(cartId: string, sku: string, quantity: number, opts: ItemChangeOptions & { unitPrice?: number } = {}) {
+    const { unitPrice, ...options } = opts;
+    return this.changeItems(cartId, { op: 'add', sku, quantity, ...(unitPrice !== undefined ? { unitPrice } : {}) }, options);
   }
 
-  setItemQuantity(cartId: string, sku: string, quantity: number, requestedBy?: string) {
-    return this.changeItems(cartId, { op: 'set', sku, quantity }, requestedBy);
+  setItemQuantity(cartId: string, sku: string, quantity: number, options?: string | ItemChangeOptions) {
+    return this.changeItems(cartId, { op: 'set', sku, quantity }, options);
   }
 
-  removeItem(cartId: string, sku: string, requestedBy?: string) {
-    return this.changeItems(cartId, { op: 'remove', sku }, requestedBy);
+  removeItem(cartId: string, sku: string, options?: string | ItemChangeOptions) {
+    return this.changeItems(cartId, { op: 'remove', sku }, options);
   }
 
-  /** Runs an item change durably; a running checkout is cancelled first (result.canceledCheckout). */
-  async changeItems(cartId: string, change: ItemChange, requestedBy?: string): Promise<CartItemsResult> {
+  /**
+   * Runs an item change durably and answers its result; a running checkout is cancelled first
+   * (result.canceledCheckout). Exactly once per request id: repeating a request id (a retry) joins
+   * the change still running or answers the result of the one that completed, never a second change.
+   * Without a request id one is made. `options` may be the requestedBy string (older callers).
+   */
+  async changeItems(cartId: string, change: ItemChange, options?: string | ItemChangeOptions): Promise<ItemChangeResult> {
+    const started = await this.startItemChange(cartId, change, typeof options === 'string' ? { requestedBy: options } : (options ?? {}));
+    return { ...(await started.result()), requestId: started.requestId };
+  }
+
+  /**
+   * The same change, waiting at most `waitMs` for its result. When the change has been started but
+   * not finished by then, it answers `{ accepted: true, requestId }`: the change completes durably,
+   * and calling again with the same request id answers its result. A start that does not get through
+   * by the deadline fails as it is (a gRPC deadline error): the change may or may not have started,
+   * and a retry with the same request id is safe either way.
+   */
+  async changeItemsWithin(cartId: string, change: ItemChange, waitMs: number, options: ItemChangeOptions = {}): Promise<ItemChangeAnswer> {
+    const deadline = Date.now() + waitMs;
+    const started = await this.client.withDeadline(deadline, () => this.startItemChange(cartId, change, options));
+    try {
+      const result = await this.client.withDeadline(deadline, () => started.result());
+      return { ...result, requestId: started.requestId };
+    } catch (err) {
+      if (!isGrpcDeadlineError(err)) throw err;
+      return { cartId, accepted: true, requestId: started.requestId, workflowId: started.workflowId };
+    }
+  }
+
+  private async startItemChange(
+    cartId: string,
+    change: ItemChange,
+    options: ItemChangeOptions,
+  ): Promise<{ requestId: string; workflowId: string; result: () => Promise<CartItemsResult> }> {
     assertCartId(cartId);
     // Checked here too, so a malformed change never starts a workflow; the activity checks again.
     const problem = itemChangeProblem(change);
     if (problem) throw new CheckoutError('INVALID_INPUT', problem, { cartId, field: 'change' });
-    return codes(() =>
-      this.client.workflow.execute<typeof cartItemsWorkflow>('cartItemsWorkflow', {
-        workflowId: `cart-items-${cartId}-${randomUUID()}`,
+    const requestId = options.requestId ?? randomUUID();
+    if (!REQUEST_ID_PATTERN.test(requestId)) {
+      throw new CheckoutError('INVALID_INPUT', 'requestId must be 1-128 letters, digits or _ . : - starting with a letter or digit', {
+        cartId,
+        field: 'requestId',
+      });
+    }
+    const workflowId = cartItemsWorkflowId(cartId, requestId);
+    const input: CartItemsRequest = { cartId, change, requestId, ...(options.requestedBy ? { requestedBy: options.requestedBy } : {}) };
+    try {
+      const handle = await this.client.workflow.start<typeof cartItemsWorkflow>('cartItemsWorkflow', {
+        workflowId,
         taskQueue: this.taskQueue,
-        args: [{ cartId, change, ...(requestedBy ? { requestedBy } : {}) }],
+        args: [input],
+        // A retry while the change runs joins it; a retry after it completed is refused by the
+        // reuse policy (never a second run) and answered below with that run's result. A run that
+        // failed, was terminated or timed out may run again: the cart store applies a request id once.
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
         searchAttributes: { CartId: [cartId] },
         staticSummary: cartItemsSummary({ cartId, change }),
-      }),
-    );
+      });
+      return { requestId, workflowId, result: () => codes(() => handle.result()) };
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw findCheckoutError(err) ?? err;
+      const handle = this.client.workflow.getHandle<typeof cartItemsWorkflow>(workflowId);
+      return { requestId, workflowId, result: () => codes(() => handle.result()) };
+    }
   }
 
   private requireRepo(): CartRepository {
