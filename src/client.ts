@@ -83,6 +83,9 @@ const MAX_START_ATTEMPTS = 4;
 /** How long a start waits for an ending checkout to close before it asks the caller to retry. */
 const ENDING_WAIT_MS = 30_000;
 
+/** How long a start waits for the running checkout to answer its query before it falls back to update-with-start. */
+const QUERY_DEADLINE_MS = 5_000;
+
 const GRPC_RESOURCE_EXHAUSTED = 8;
 const GRPC_UNAVAILABLE = 14;
 
@@ -187,11 +190,11 @@ export class CheckoutClient {
     try {
       const description = await handle.describe();
       if (description.status.name !== 'RUNNING') return undefined;
-      return await handle.query(getCheckoutStateQuery);
+      // Bounded: with no worker polling, a query waits for one; update-with-start below waits as well, and knows how.
+      return await this.client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query(getCheckoutStateQuery));
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return undefined;
       if (transientTemporalError(err)) throw err;
-      // No worker answers queries right now: update-with-start below waits for one instead.
       return undefined;
     }
   }
