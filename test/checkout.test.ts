@@ -97,7 +97,8 @@ test('a cart closed under a running checkout: the cancel fails with INVALID_OPER
     const cartId = newCartId();
     await insertForeignCart(env.carts, cartId);
     await env.checkout.startCheckout(cartId);
-    // Another service creates the order behind the checkout's back.
+    await waitReady(cartId);
+    // Another service creates the order behind the back of the checkout waiting for it.
     await env.carts.updateOne({ _id: cartId }, { $set: { status: 'Closed', orderId: 'order-elsewhere' }, $inc: { version: 1 } });
 
     const handle = handleOf(cartId);
@@ -401,6 +402,7 @@ test('an order placed while the steps run waits for every step; a cancel after i
     const steps = runsOf(await handle.fetchHistory(), 'runCheckoutStep');
     expect(steps.map((s) => s.completed !== undefined && !s.cancelRequested)).toEqual([true, true, true, true, true]);
     expect(await handle.result()).toMatchObject({ outcome: 'ORDER_PLACED', orderId, refusedCancels: 1 });
+    await recordHistory('checkout-order-first-cancel-refused', handle);
   });
 });
 
@@ -425,6 +427,7 @@ test('a step that finds its lock gone ends the run at once with LOCK_LOST instea
     expect(eventsWith(history, 'timerStartedEventAttributes')).toHaveLength(0);
     expect(runsOf(history, CANCEL_ACTIVITY_TYPE)).toHaveLength(0);
     expect((await cartOf(cartId)).status).toBe('Active');
+    await recordHistory('checkout-lock-lost', handle);
   });
 });
 
@@ -519,6 +522,7 @@ test('a cancelCheckout signal that cannot be decoded is rejected and listed; the
     const history = await handleOf(cartId).fetchHistory();
     expect(eventsWith(history, 'workflowTaskFailedEventAttributes')).toHaveLength(0);
     expect(runsOf(history, CANCEL_ACTIVITY_TYPE)).toHaveLength(1);
+    await recordHistory('checkout-rejected-signals', handleOf(cartId));
   });
 });
 
