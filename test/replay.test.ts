@@ -18,7 +18,7 @@ const workflowsPath = path.join(__dirname, '..', 'workflows', 'index.ts');
 // The worker's payload converter: histories may hold signals whose payloads only it can read.
 const replayOptions = { workflowsPath, dataConverter: { payloadConverterPath: PAYLOAD_CONVERTER_PATH } };
 
-test('there are recorded histories for every ending: canceled, add-to-cart, expired, order placed, INVALID_OPERATION', () => {
+test('there are recorded histories for every ending, and of the shapes patches changed, from before and after', () => {
   expect(files.sort()).toEqual(
     expect.arrayContaining([
       'checkout-add-to-cart.json',
@@ -26,6 +26,12 @@ test('there are recorded histories for every ending: canceled, add-to-cart, expi
       'checkout-expired.json',
       'checkout-invalid-operation.json',
       'checkout-order-placed.json',
+      'checkout-lock-lost.json',
+      'checkout-rejected-signals.json',
+      'checkout-order-first-cancel-refused.json',
+      // Recorded before the order-waits-for-steps and lock-lost-ends-run patches: they must keep replaying.
+      'checkout-order-first-cancel-refused-v2.json',
+      'checkout-lock-lost-v2.json',
     ]),
   );
 });
