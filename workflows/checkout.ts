@@ -230,7 +230,8 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
     {
       validator: (req) => {
         if (isUndecodablePayload(req)) throw invalid('INVALID_INPUT', `the order request could not be decoded: ${req.problem}`, cartId);
-        if (requests.cancel) throw invalid('INVALID_OPERATION', 'The checkout is being canceled; no order can be placed.', cartId);
+        // A cancel that came first wins; a repeated order after a first one joins it (same order id).
+        if (requests.first === 'cancel') throw invalid('INVALID_OPERATION', 'The checkout is being canceled; no order can be placed.', cartId);
         if (view.phase === 'DONE') throw invalid('INVALID_OPERATION', 'The checkout has ended.', cartId);
       },
     },
