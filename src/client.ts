@@ -5,11 +5,13 @@
  */
 import {
   WithStartWorkflowOperation,
+  WorkflowFailedError,
   WorkflowNotFoundError,
   WorkflowExecutionAlreadyStartedError,
   isGrpcDeadlineError,
   type Client,
 } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { Collection } from 'mongodb';
 import { randomUUID } from 'node:crypto';
 import {
@@ -32,6 +34,7 @@ import {
   type PlaceOrderResult,
 } from './contract';
 import { CartRepository, assertCartId, cartView, type CartDoc, type CartView } from './db/carts';
+import { releaseStaleLock } from './db/stale-locks';
 import { CheckoutError, findCheckoutError } from './errors';
 import type { cartItemsWorkflow, checkoutWorkflow } from '../workflows';
 import {
@@ -74,7 +77,56 @@ export interface CancelOptions {
   wait?: boolean;
 }
 
-export type CancelAnswer = CancelOutcome | { cartId: string; canceled: false; accepted: true; reason: string };
+export type CancelAnswer =
+  | (CancelOutcome & {
+      /** True when no run held the lock any more (terminated, failed, removed) and the cancel released it itself. */
+      staleLock?: boolean;
+    })
+  | { cartId: string; canceled: false; accepted: true; reason: string };
+
+/** How often a start retries when the checkout it finds is ending (its cancel or order runs). */
+const MAX_START_ATTEMPTS = 4;
+/** How long a start waits for an ending checkout to close before it asks the caller to retry. */
+const ENDING_WAIT_MS = 30_000;
+
+/** How long a start waits for the running checkout to answer its query before it falls back to update-with-start. */
+const QUERY_DEADLINE_MS = 5_000;
+
+const GRPC_RESOURCE_EXHAUSTED = 8;
+const GRPC_UNAVAILABLE = 14;
+
+/**
+ * Temporal's per-run Update limits (in flight, and in total per run) and an unreachable frontend,
+ * as the transient CheckoutErrors callers know how to retry; undefined for anything else.
+ */
+function transientTemporalError(err: unknown): CheckoutError | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 10; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (code === GRPC_RESOURCE_EXHAUSTED) {
+      return new CheckoutError('RATE_LIMITED', "Too many requests on this cart's checkout right now (Temporal's limit of concurrent or total updates); retry shortly.", {
+        retryable: true,
+      });
+    }
+    if (code === GRPC_UNAVAILABLE) return new CheckoutError('UNAVAILABLE', 'Temporal is unreachable right now; retry shortly.', { retryable: true });
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** The CheckoutError a failure of Temporal stands for, or the failure itself. */
+function asCheckoutError(err: unknown): unknown {
+  return findCheckoutError(err) ?? transientTemporalError(err) ?? err;
+}
+
+/** The checkout holds the cart and will keep it until an order, a cancel or its lease. */
+function holdsCart(view: CheckoutView): boolean {
+  return (view.phase === 'PROCESSING' || view.phase === 'READY') && !view.cancelRequested;
+}
+
+/** The checkout is giving the cart up (a cancel or an order is under way, or it has ended). */
+function isEnding(view: CheckoutView): boolean {
+  return view.cancelRequested !== undefined || view.phase === 'CANCELING' || view.phase === 'PLACING_ORDER' || view.phase === 'DONE';
+}
 
 export interface ItemChangeOptions {
   /** Who changes the cart: recorded when a running checkout is cancelled for the change. */
@@ -138,13 +190,62 @@ export class CheckoutClient {
   }
 
   /**
-   * Starts the checkout of a cart and answers once it holds the lock (update-with-start). Idempotent:
-   * when a checkout already runs for the cart, that one is returned. Fails with the lock's error
-   * (NOT_FOUND, INVALID_OPERATION for a Closed cart, CHECKOUT_CONFLICT).
+   * Starts the checkout of a cart and answers once it holds the lock. Idempotent: when a checkout
+   * already holds the cart, that one is returned (started: false). A checkout that is ending (a cancel
+   * or an order under way) is never returned: the start waits for it to close and starts anew, a few
+   * times at most. Fails with the lock's error (NOT_FOUND, INVALID_OPERATION for a Closed cart,
+   * CHECKOUT_CONFLICT), or RATE_LIMITED / UNAVAILABLE when Temporal refuses for now.
    */
-  async startCheckout(cartId: string, options: StartCheckoutOptions = {}, attempt = 0): Promise<StartedCheckout> {
+  async startCheckout(cartId: string, options: StartCheckoutOptions = {}): Promise<StartedCheckout> {
     assertCartId(cartId);
-    const requestId = randomUUID();
+    const workflowId = checkoutWorkflowId(cartId);
+    try {
+      for (let attempt = 0; attempt < MAX_START_ATTEMPTS; attempt++) {
+        // A run that already holds the cart is answered from a query: an Update per start would count
+        // against Temporal's per-run limits (10 in flight, 2,000 in total) and exhaust them.
+        const running = await this.runningView(workflowId);
+        if (running && holdsCart(running)) return this.started(workflowId, cartId, running, undefined);
+        if (running && isEnding(running)) {
+          await this.waitForClose(workflowId, running.sessionId);
+          continue;
+        }
+        const requestId = randomUUID();
+        const view = await this.startOrJoin(cartId, options, requestId);
+        if (isEnding(view)) {
+          // Joined a run whose cancel (or order) came before us: it will not hold the cart for this caller.
+          await this.waitForClose(workflowId, view.sessionId);
+          continue;
+        }
+        return this.started(workflowId, cartId, view, requestId);
+      }
+    } catch (err) {
+      throw asCheckoutError(err);
+    }
+    throw new CheckoutError('CHECKOUT_CONFLICT', `The checkout of cart ${cartId} kept ending while this start joined it; try again.`, { cartId });
+  }
+
+  private started(workflowId: string, cartId: string, view: CheckoutView, requestId: string | undefined): StartedCheckout {
+    // The session id is the run's first execution run id (the workflow does not continue-as-new).
+    return { checkoutId: workflowId, runId: view.sessionId, cartId, started: requestId !== undefined && view.requestId === requestId, view };
+  }
+
+  /** The running checkout's view, or undefined when none runs or it cannot answer a query now. */
+  private async runningView(workflowId: string): Promise<CheckoutView | undefined> {
+    const handle = this.client.workflow.getHandle(workflowId);
+    try {
+      const description = await handle.describe();
+      if (description.status.name !== 'RUNNING') return undefined;
+      // Bounded: with no worker polling, a query waits for one; update-with-start below waits as well, and knows how.
+      return await this.client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query(getCheckoutStateQuery));
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      if (transientTemporalError(err)) throw err;
+      return undefined;
+    }
+  }
+
+  /** Update-with-start: a new run, or the running one (USE_EXISTING), answering once it holds the lock. */
+  private async startOrJoin(cartId: string, options: StartCheckoutOptions, requestId: string): Promise<CheckoutView> {
     const leaseMs = options.leaseMs ?? this.leaseMs;
     const input: CheckoutInput = {
       cartId,
@@ -153,9 +254,8 @@ export class CheckoutClient {
       ...(leaseMs ? { leaseMs } : {}),
       ...(options.stepDelayMs ? { stepDelayMs: options.stepDelayMs } : {}),
     };
-    const workflowId = checkoutWorkflowId(cartId);
     const startOp = new WithStartWorkflowOperation<typeof checkoutWorkflow>('checkoutWorkflow', {
-      workflowId,
+      workflowId: checkoutWorkflowId(cartId),
       taskQueue: this.taskQueue,
       args: [input],
       // A second start for the same cart joins the running checkout instead of failing.
@@ -163,23 +263,39 @@ export class CheckoutClient {
       searchAttributes: { CartId: [cartId] },
       staticSummary: checkoutSummary(input),
     });
-    const view = await codes(() => this.client.workflow.executeUpdateWithStart(waitForLockUpdate, { startWorkflowOperation: startOp }));
-    if (view.phase === 'DONE' && attempt < 3) {
-      // We joined a run that is just finishing (its cancel has run): wait for it to close, then start anew.
-      await this.client.workflow.getHandle(workflowId, view.sessionId).result().catch(() => undefined);
-      return this.startCheckout(cartId, options, attempt + 1);
+    return this.client.workflow.executeUpdateWithStart(waitForLockUpdate, { startWorkflowOperation: startOp });
+  }
+
+  /** Waits (bounded) for a run to close, whatever its outcome. */
+  private async waitForClose(workflowId: string, runId: string): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), ENDING_WAIT_MS);
+    });
+    try {
+      const closed = this.client.workflow
+        .getHandle(workflowId, runId)
+        .result()
+        .then(
+          () => 'closed' as const,
+          () => 'closed' as const,
+        );
+      if ((await Promise.race([closed, timedOut])) === 'timeout') {
+        throw new CheckoutError('UNAVAILABLE', 'The previous checkout of this cart is still ending; retry shortly.', { retryable: true });
+      }
+    } finally {
+      clearTimeout(timer);
     }
-    // The session id is the run's first execution run id (the workflow does not continue-as-new).
-    return { checkoutId: workflowId, runId: view.sessionId, cartId, started: view.requestId === requestId, view };
   }
 
   /**
    * Cancels the running checkout of a cart. With wait (default) it answers after the cart is Active,
    * or fails with INVALID_OPERATION when the cart is Closed. With no checkout running it succeeds
    * without doing anything, except on a Closed cart (INVALID_OPERATION) or a missing one (NOT_FOUND),
-   * which need the carts collection to be told apart.
+   * which need the carts collection to be told apart. A lock whose holder is no longer running
+   * (terminated, failed, removed) is released here (answer `staleLock: true`), with the collection.
    */
-  async cancelCheckout(cartId: string, options: CancelOptions = {}): Promise<CancelAnswer> {
+  async cancelCheckout(cartId: string, options: CancelOptions = {}, attempt = 0): Promise<CancelAnswer> {
     assertCartId(cartId);
     const req = { reason: options.reason ?? 'REQUESTED', ...(options.requestedBy ? { requestedBy: options.requestedBy } : {}) };
     const problem = cancelRequestProblem(req);
@@ -193,19 +309,49 @@ export class CheckoutClient {
       }
       return await handle.executeUpdate(cancelCheckoutUpdate, { args: [request] });
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return this.nothingRunning(cartId, request.reason);
-      throw findCheckoutError(err) ?? err;
+      if (!(err instanceof WorkflowNotFoundError)) throw asCheckoutError(err);
     }
+    const answer = await this.nothingRunning(cartId, request);
+    if (answer === 'holder-running' && attempt < 2) return this.cancelCheckout(cartId, options, attempt + 1);
+    if (answer === 'holder-running') {
+      throw new CheckoutError('CHECKOUT_CONFLICT', `A checkout of cart ${cartId} started while it was being cancelled; try again.`, { cartId });
+    }
+    return answer;
   }
 
-  private async nothingRunning(cartId: string, reason: string): Promise<CancelOutcome> {
+  /**
+   * No checkout run answered. The cart may still be locked by a session whose run is gone: nobody
+   * else will ever unlock it, so release it here, fenced by that session id. 'holder-running' when
+   * a run (a new one, started meanwhile) holds the cart: cancel through it instead.
+   */
+  private async nothingRunning(cartId: string, request: CancelCheckoutRequest): Promise<CancelAnswer | 'holder-running'> {
+    const reason = request.reason;
     // Without the carts collection a Closed or missing cart can't be told apart: say nothing of its status.
     if (!this.repo) return { cartId, canceled: false, reason };
     const doc = await this.repo.get(cartId);
     if (doc.status === 'Closed') {
       throw new CheckoutError('INVALID_OPERATION', "A cart can't be canceled after it's closed.", { cartId, status: doc.status });
     }
-    return { cartId, canceled: false, reason, status: doc.status };
+    const holder = doc.status === 'Checkout' ? doc.checkout : undefined;
+    if (!holder) return { cartId, canceled: false, reason, status: doc.status };
+    if (await this.isRunning(holder.workflowId || checkoutWorkflowId(cartId), holder.runId ?? holder.sessionId)) return 'holder-running';
+    const released = await releaseStaleLock(this.repo.carts, { cartId, sessionId: holder.sessionId, ...request });
+    if (released) return { cartId, canceled: true, reason, status: released.status, staleLock: true };
+    // The cart changed under us (another cancel released it, or a new checkout took it): look again.
+    const now = await this.repo.get(cartId);
+    if (now.status === 'Closed') {
+      throw new CheckoutError('INVALID_OPERATION', "A cart can't be canceled after it's closed.", { cartId, status: now.status });
+    }
+    return now.status === 'Checkout' ? 'holder-running' : { cartId, canceled: false, reason, status: now.status };
+  }
+
+  private async isRunning(workflowId: string, runId: string): Promise<boolean> {
+    try {
+      return (await this.client.workflow.getHandle(workflowId, runId).describe()).status.name === 'RUNNING';
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw asCheckoutError(err);
+    }
   }
 
   /** Places the order of the running checkout: the cart becomes Closed. */
@@ -218,7 +364,7 @@ export class CheckoutClient {
       if (err instanceof WorkflowNotFoundError) {
         throw new CheckoutError('INVALID_OPERATION', 'No checkout is running for this cart.', { cartId });
       }
-      throw findCheckoutError(err) ?? err;
+      throw asCheckoutError(err);
     }
   }
 
@@ -232,13 +378,20 @@ export class CheckoutClient {
       return await handle.query(getCheckoutStateQuery);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return undefined;
-      throw err;
+      throw asCheckoutError(err);
     }
   }
 
   /** Waits for the checkout run to end and returns its result (or its business failure as a CheckoutError). */
   async checkoutResult(cartId: string, runId?: string): Promise<CheckoutResult> {
-    return codes(() => this.client.workflow.getHandle<typeof checkoutWorkflow>(checkoutWorkflowId(cartId), runId).result());
+    try {
+      return await this.client.workflow.getHandle<typeof checkoutWorkflow>(checkoutWorkflowId(cartId), runId).result();
+    } catch (err) {
+      const lockLost = err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure && err.cause.type === 'LOCK_LOST';
+      // A run whose cart was taken from it: the conflict its failure's details name.
+      if (lockLost) throw new CheckoutError('CHECKOUT_CONFLICT', (err.cause as ApplicationFailure).message, { cartId, reason: 'LOCK_LOST' });
+      throw asCheckoutError(err);
+    }
   }
 
   async getCart(cartId: string): Promise<CartView> {

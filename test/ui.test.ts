@@ -62,8 +62,10 @@ async function runCheckouts(): Promise<Checkouts> {
     const invalidCart = uiCartId('ui-closed');
     await insertForeignCart(env.carts, invalidCart);
     const started = await env.checkout.startCheckout(invalidCart, { requestedBy: 'svc-storefront' });
-    await env.carts.updateOne({ _id: invalidCart }, { $set: { status: 'Closed', orderId: 'order-elsewhere' }, $inc: { version: 1 } });
     const handle = env.client.workflow.getHandle(checkoutWorkflowId(invalidCart), started.runId);
+    // Closed while the checkout holds it waiting for the order (a step that finds it closed ends the run with LOCK_LOST).
+    await eventually('the checkout to be READY', async () => ((await handle.query(getCheckoutStateQuery)).phase === 'READY' ? true : undefined));
+    await env.carts.updateOne({ _id: invalidCart }, { $set: { status: 'Closed', orderId: 'order-elsewhere' }, $inc: { version: 1 } });
     await handle.signal(cancelCheckoutSignal, { reason: 'REQUESTED', requestedBy: 'svc-support' });
     await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
 
