@@ -353,8 +353,8 @@ function requester(req: FastifyRequest): string {
 type PublicCart = Omit<CartView, 'archivedSessions'> & { archivedSessionCount: number };
 
 function publicCart(view: CartView): PublicCart {
-  const { archivedSessions, ...rest } = view;
-  return { ...rest, archivedSessionCount: archivedSessions.length };
+  const { archivedSessions: _recent, ...rest } = view;
+  return { ...rest, archivedSessionCount: view.archivedSessionCount };
 }
 
 function describeError(err: FastifyError | Error): { status: number; errorCode: string; message: string } {
