@@ -116,14 +116,14 @@ describe('defect 1: item changes are exactly-once', () => {
     const cartId = newCartId();
     await insertForeignCart(env.carts, cartId);
     await repo.changeItems(cartId, { op: 'set', sku: 'SKU-1', quantity: 7 }, { requestId: 'req-set' });
-    await repo.lock(lockInput(cartId, 'session-later'));
+    await repo.lock(lockInput(cartId, `${cartId}:s-later`));
     const repeat = await runIn(activityEnv(), activities().changeCartItems, {
       cartId,
       change: { op: 'set', sku: 'SKU-1', quantity: 7 },
       requestId: 'req-set',
     });
     expect(repeat).toMatchObject({ status: 'Checkout', canceledCheckout: false, items: [{ sku: 'SKU-1', quantity: 7 }] });
-    expect((await cartOf(cartId)).checkout?.sessionId).toBe('session-later');
+    expect((await cartOf(cartId)).checkout?.sessionId).toBe(`${cartId}:s-later`);
   });
 
   test('a malformed request id is INVALID_INPUT', async () => {
@@ -140,11 +140,11 @@ describe('defect 3: an archived session never locks again', () => {
   test('a stalled lock attempt resuming after its checkout was cancelled is refused; the cart stays Active', async () => {
     const cartId = newCartId();
     await insertForeignCart(env.carts, cartId);
-    await repo.lock(lockInput(cartId, 'session-a'));
-    await repo.cancel({ cartId, sessionId: 'session-a', reason: 'REQUESTED' });
+    await repo.lock(lockInput(cartId, `${cartId}:s-a`));
+    await repo.cancel({ cartId, sessionId: `${cartId}:s-a`, reason: 'REQUESTED' });
     const before = await cartOf(cartId);
-    const err = await checkoutErrorOf(repo.lock(lockInput(cartId, 'session-a')), 'INVALID_OPERATION');
-    expect(err.details).toMatchObject({ sessionId: 'session-a', archived: true });
+    const err = await checkoutErrorOf(repo.lock(lockInput(cartId, `${cartId}:s-a`)), 'INVALID_OPERATION');
+    expect(err.details).toMatchObject({ sessionId: `${cartId}:s-a`, archived: true });
     const after = await cartOf(cartId);
     expect(after.status).toBe('Active');
     expect(after.version).toBe(before.version);
@@ -153,19 +153,19 @@ describe('defect 3: an archived session never locks again', () => {
   test('nor does it supersede a newer checkout of the same workflow id', async () => {
     const cartId = newCartId();
     await insertForeignCart(env.carts, cartId);
-    await repo.lock(lockInput(cartId, 'session-a'));
-    await repo.cancel({ cartId, sessionId: 'session-a', reason: 'REQUESTED' });
-    await repo.lock(lockInput(cartId, 'session-b'));
-    await checkoutErrorOf(repo.lock(lockInput(cartId, 'session-a')), 'INVALID_OPERATION');
-    expect((await cartOf(cartId)).checkout?.sessionId).toBe('session-b');
+    await repo.lock(lockInput(cartId, `${cartId}:s-a`));
+    await repo.cancel({ cartId, sessionId: `${cartId}:s-a`, reason: 'REQUESTED' });
+    await repo.lock(lockInput(cartId, `${cartId}:s-b`));
+    await checkoutErrorOf(repo.lock(lockInput(cartId, `${cartId}:s-a`)), 'INVALID_OPERATION');
+    expect((await cartOf(cartId)).checkout?.sessionId).toBe(`${cartId}:s-b`);
   });
 
   test('the activity fails non-retryably with INVALID_OPERATION, archived: true', async () => {
     const cartId = newCartId();
     await insertForeignCart(env.carts, cartId);
-    await repo.lock(lockInput(cartId, 'session-a'));
-    await repo.placeOrder({ cartId, sessionId: 'session-a', orderId: 'order-1' });
-    const err = await failureOf(runIn(activityEnv(), activities().lockCartForCheckout, lockInput(cartId, 'session-a')));
+    await repo.lock(lockInput(cartId, `${cartId}:s-a`));
+    await repo.placeOrder({ cartId, sessionId: `${cartId}:s-a`, orderId: 'order-1' });
+    const err = await failureOf(runIn(activityEnv(), activities().lockCartForCheckout, lockInput(cartId, `${cartId}:s-a`)));
     expect(err).toMatchObject({ type: 'INVALID_OPERATION', nonRetryable: true, details: [expect.objectContaining({ archived: true })] });
     expect((await cartOf(cartId)).status).toBe('Closed');
   });
@@ -231,7 +231,7 @@ describe('defect 11: carts written by other services', () => {
     const doc: Record<string, unknown> = { _id: cartId, status: 'Active', items: [{ sku: 'SKU-1', quantity: 1 }], version: 0, ...fields };
     for (const k of Object.keys(doc)) if (doc[k] === undefined) delete doc[k];
     await env.carts.insertOne(doc as unknown as CartDoc);
-    const err = await checkoutErrorOf(repo.lock(lockInput(cartId, 'session-m')), 'INVALID_OPERATION');
+    const err = await checkoutErrorOf(repo.lock(lockInput(cartId, `${cartId}:s-m`)), 'INVALID_OPERATION');
     expect(err.details).toMatchObject({ problem: 'MALFORMED_CART', field, cartId });
     expect(err.message).toMatch(/malformed/);
     await checkoutErrorOf(repo.changeItems(cartId, { op: 'add', sku: 'SKU-2', quantity: 1 }), 'INVALID_OPERATION');
@@ -241,29 +241,29 @@ describe('defect 11: carts written by other services', () => {
   test('a cart without a version is valid: the first write sets it', async () => {
     const cartId = newCartId();
     await env.carts.insertOne({ _id: cartId, status: 'Active', items: [{ sku: 'SKU-1', quantity: 1 }] });
-    await repo.lock(lockInput(cartId, 'session-v'));
+    await repo.lock(lockInput(cartId, `${cartId}:s-v`));
     expect(await cartOf(cartId)).toMatchObject({ status: 'Checkout', version: 1 });
   });
 
   test('a service that closes the cart without bumping the version, between our read and our write: the cancel does not reopen it', async () => {
     const cartId = newCartId();
     await insertForeignCart(env.carts, cartId);
-    await repo.lock(lockInput(cartId, 'session-f'));
+    await repo.lock(lockInput(cartId, `${cartId}:s-f`));
     const racing = new CartRepository(
       withWriteAfterRead(env.carts, () => env.carts.updateOne({ _id: cartId }, { $set: { status: 'Closed', orderId: 'order-elsewhere' } })),
     );
-    await checkoutErrorOf(racing.cancel({ cartId, sessionId: 'session-f', reason: 'REQUESTED' }), 'INVALID_OPERATION');
+    await checkoutErrorOf(racing.cancel({ cartId, sessionId: `${cartId}:s-f`, reason: 'REQUESTED' }), 'INVALID_OPERATION');
     expect(await cartOf(cartId)).toMatchObject({ status: 'Closed', orderId: 'order-elsewhere' });
   });
 
   test('a service that takes the lock for another session without bumping the version: our step write does not land on it', async () => {
     const cartId = newCartId();
     await insertForeignCart(env.carts, cartId);
-    await repo.lock(lockInput(cartId, 'session-g'));
+    await repo.lock(lockInput(cartId, `${cartId}:s-g`));
     const racing = new CartRepository(
       withWriteAfterRead(env.carts, () => env.carts.updateOne({ _id: cartId }, { $set: { 'checkout.sessionId': 'someone-else' } })),
     );
-    expect(await racing.markStep(cartId, 'session-g', 'Inventory', 'begin')).toMatchObject({ held: false });
+    expect(await racing.markStep(cartId, `${cartId}:s-g`, 'Inventory', 'begin')).toMatchObject({ held: false });
     expect((await cartOf(cartId)).checkout).toMatchObject({ sessionId: 'someone-else', isProcessing: false });
   });
 });
@@ -272,8 +272,8 @@ describe('defect 12: retried steps and cancels', () => {
   test('a step retried after attempt 1 finished it is not begun again: isProcessing stays false', async () => {
     const cartId = newCartId();
     await insertForeignCart(env.carts, cartId);
-    await repo.lock(lockInput(cartId, 'session-s'));
-    const step = { cartId, sessionId: 'session-s', step: 'Inventory' as const };
+    await repo.lock(lockInput(cartId, `${cartId}:s-s`));
+    const step = { cartId, sessionId: `${cartId}:s-s`, step: 'Inventory' as const };
     expect(await runIn(activityEnv({ attempt: 1 }), activities().runCheckoutStep, step)).toEqual({ step: 'Inventory', held: true });
     const afterFirst = await cartOf(cartId);
     expect(await runIn(activityEnv({ attempt: 2 }), activities().runCheckoutStep, step)).toEqual({ step: 'Inventory', held: true });
@@ -285,8 +285,8 @@ describe('defect 12: retried steps and cancels', () => {
   test('a retried cancel whose first attempt cancelled answers canceled: true', async () => {
     const cartId = newCartId();
     await insertForeignCart(env.carts, cartId);
-    await repo.lock(lockInput(cartId, 'session-c'));
-    const input = { cartId, sessionId: 'session-c', reason: 'REQUESTED' };
+    await repo.lock(lockInput(cartId, `${cartId}:s-c`));
+    const input = { cartId, sessionId: `${cartId}:s-c`, reason: 'REQUESTED' };
     const first = await runIn(activityEnv({ attempt: 1 }), activities().cancelCartAsyncOperation, input);
     const retry = await runIn(activityEnv({ attempt: 2 }), activities().cancelCartAsyncOperation, input);
     expect(first).toEqual({ cartId, canceled: true, reason: 'REQUESTED', status: 'Active' });
@@ -297,9 +297,9 @@ describe('defect 12: retried steps and cancels', () => {
   test('a cancel of a session that ended with an order is still INVALID_OPERATION', async () => {
     const cartId = newCartId();
     await insertForeignCart(env.carts, cartId);
-    await repo.lock(lockInput(cartId, 'session-o'));
-    await repo.placeOrder({ cartId, sessionId: 'session-o', orderId: 'order-o' });
-    await checkoutErrorOf(repo.cancel({ cartId, sessionId: 'session-o', reason: 'LATE' }), 'INVALID_OPERATION');
+    await repo.lock(lockInput(cartId, `${cartId}:s-o`));
+    await repo.placeOrder({ cartId, sessionId: `${cartId}:s-o`, orderId: 'order-o' });
+    await checkoutErrorOf(repo.cancel({ cartId, sessionId: `${cartId}:s-o`, reason: 'LATE' }), 'INVALID_OPERATION');
   });
 });
 
@@ -307,7 +307,7 @@ describe('defect 16: no checkout and no order of a cart with no items', () => {
   test('lock of an empty cart: INVALID_OPERATION, nothing written', async () => {
     const cartId = newCartId();
     await insertForeignCart(env.carts, cartId, []);
-    const err = await checkoutErrorOf(repo.lock(lockInput(cartId, 'session-e')), 'INVALID_OPERATION');
+    const err = await checkoutErrorOf(repo.lock(lockInput(cartId, `${cartId}:s-e`)), 'INVALID_OPERATION');
     expect(err.message).toBe("A cart with no items can't be checked out.");
     expect(await cartOf(cartId)).toMatchObject({ status: 'Active', version: 0 });
   });
@@ -315,11 +315,11 @@ describe('defect 16: no checkout and no order of a cart with no items', () => {
   test('order of a cart emptied under its checkout: INVALID_OPERATION, still locked', async () => {
     const cartId = newCartId();
     await insertForeignCart(env.carts, cartId);
-    await repo.lock(lockInput(cartId, 'session-e2'));
+    await repo.lock(lockInput(cartId, `${cartId}:s-e2`));
     await env.carts.updateOne({ _id: cartId }, { $set: { items: [] }, $inc: { version: 1 } });
-    const err = await checkoutErrorOf(repo.placeOrder({ cartId, sessionId: 'session-e2', orderId: 'order-e' }), 'INVALID_OPERATION');
+    const err = await checkoutErrorOf(repo.placeOrder({ cartId, sessionId: `${cartId}:s-e2`, orderId: 'order-e' }), 'INVALID_OPERATION');
     expect(err.message).toBe("A cart with no items can't be ordered.");
-    expect(await cartOf(cartId)).toMatchObject({ status: 'Checkout', checkout: { sessionId: 'session-e2' } });
+    expect(await cartOf(cartId)).toMatchObject({ status: 'Checkout', checkout: { sessionId: `${cartId}:s-e2` } });
     expect((await cartOf(cartId)).orderId).toBeUndefined();
   });
 });
