@@ -231,7 +231,8 @@ export interface CartRepositoryOptions {
 }
 
 const DEFAULT_MAX_ROUNDS = 25;
-const defaultBackoff = (round: number) => Math.random() * Math.min(500, 5 * 2 ** round);
+/** Full jitter: a random pause up to an exponential cap, so contending writers spread out instead of colliding again. */
+export const casBackoffMs = (round: number): number => Math.random() * Math.min(500, 5 * 2 ** round);
 
 /** The `$push` and count of archiving sessions, keeping the cart's list bounded. */
 function archiveWrite(doc: CartDoc, sessions: CheckoutSessionDoc[]): { $push: UpdateFilter<CartDoc>['$push']; count: number } {
@@ -261,7 +262,7 @@ export class CartRepository {
   ) {
     this.sessions = sessionsCollection(carts.db);
     this.maxRounds = options.maxRounds ?? DEFAULT_MAX_ROUNDS;
-    this.backoffMs = options.backoffMs ?? defaultBackoff;
+    this.backoffMs = options.backoffMs ?? casBackoffMs;
     this.onContention = options.onContention ?? (() => undefined);
   }
 
