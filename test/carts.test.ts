@@ -245,6 +245,15 @@ describe('defect 11: carts written by other services', () => {
     expect(await cartOf(cartId)).toMatchObject({ status: 'Checkout', version: 1 });
   });
 
+  test('a cart whose checkout is null (as some writers clear it) locks, cancels and changes normally', async () => {
+    const cartId = newCartId();
+    await env.carts.insertOne({ _id: cartId, status: 'Active', items: [{ sku: 'SKU-1', quantity: 1 }], version: 4, checkout: null });
+    await repo.changeItems(cartId, { op: 'add', sku: 'SKU-2', quantity: 1 }, { requestId: 'null-1' });
+    await repo.lock(lockInput(cartId, `${cartId}:s-n`));
+    expect(await repo.cancel({ cartId, sessionId: `${cartId}:s-n`, reason: 'REQUESTED' })).toMatchObject({ canceled: true });
+    expect(await cartOf(cartId)).toMatchObject({ status: 'Active', version: 7, archivedSessionCount: 1 });
+  });
+
   test('a service that closes the cart without bumping the version, between our read and our write: the cancel does not reopen it', async () => {
     const cartId = newCartId();
     await insertForeignCart(env.carts, cartId);
