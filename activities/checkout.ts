@@ -87,6 +87,7 @@ async function asActivity<T>(fn: () => Promise<T>): Promise<T> {
 
 /** How long an item change waits for the checkout it cancelled to end before it lets Temporal retry it. */
 const CHECKOUT_END_WAIT_MS = 90_000;
+const RUN_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const WAIT_HEARTBEAT_MS = 1000;
 
 /** What an item change records in its heartbeats, so a retried attempt still reports the cancel it made. */
@@ -101,9 +102,20 @@ export function createCheckoutActivities({ carts, client }: CheckoutActivityDeps
     onContention: (round) => Context.current().heartbeat({ contendedRound: round }),
   });
 
+  /** Whether that run of a workflow is still running; a run that is gone, or is no Temporal run id, is not. */
+  async function runIsOpen(workflowId: string, runId: string): Promise<boolean> {
+    if (!RUN_ID_PATTERN.test(runId)) return false;
+    try {
+      return (await client.workflow.getHandle(workflowId, runId).describe()).status.name === 'RUNNING';
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
+  }
+
   async function lockCartForCheckout(input: LockInput): Promise<LockResult> {
     return asActivity(async () => {
-      const doc = await repo.lock(input);
+      const doc = await repo.lock(input, { holderIsLive: (holder) => runIsOpen(holder.workflowId, holder.runId ?? holder.sessionId) });
       Context.current().log.info('cart locked for checkout', { cartId: doc._id, sessionId: input.sessionId, version: doc.version });
       return {
         cartId: doc._id,

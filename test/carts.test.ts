@@ -160,6 +160,23 @@ describe('defect 3: an archived session never locks again', () => {
     expect((await cartOf(cartId)).checkout?.sessionId).toBe(`${cartId}:s-b`);
   });
 
+  test('a stalled lock attempt of a run that closed before it locked does not supersede the running checkout', async () => {
+    const w = await env.newWorker();
+    await w.worker.runUntil(async () => {
+      const cartId = newCartId();
+      await insertForeignCart(env.carts, cartId);
+      const running = await env.checkout.startCheckout(cartId);
+      // Attempt 1 of an earlier run's lock (that run was terminated before it locked), resuming now.
+      const stale = { ...lockInput(cartId, '0f0f0f0f-1111-4222-8333-444455556666'), runId: '0f0f0f0f-1111-4222-8333-444455556666' };
+      const err = await failureOf(runIn(activityEnv(), activities().lockCartForCheckout, stale));
+      expect(err).toMatchObject({ type: 'CHECKOUT_CONFLICT', nonRetryable: true });
+      const cart = await cartOf(cartId);
+      expect(cart.checkout?.sessionId).toBe(running.runId);
+      expect(cart.archivedSessions ?? []).toHaveLength(0);
+      await env.checkout.cancelCheckout(cartId);
+    });
+  });
+
   test('the activity fails non-retryably with INVALID_OPERATION, archived: true', async () => {
     const cartId = newCartId();
     await insertForeignCart(env.carts, cartId);

@@ -284,7 +284,7 @@ export class CartRepository {
    * then we pause (jittered, growing) and read and decide again, so nothing is merged blindly.
    * Contention is transient: when the rounds run out the error is retryable, not a business answer.
    */
-  private async compareAndSet<R>(cartId: string, decide: (doc: CartDoc) => Decision<R>): Promise<R> {
+  private async compareAndSet<R>(cartId: string, decide: (doc: CartDoc) => Decision<R> | Promise<Decision<R>>): Promise<R> {
     for (let round = 0; round < this.maxRounds; round++) {
       if (round > 0) {
         this.onContention(round);
@@ -292,7 +292,7 @@ export class CartRepository {
       }
       const doc = await this.get(cartId);
       assertWellFormed(doc);
-      const decision = decide(doc);
+      const decision = await decide(doc);
       if (!('write' in decision)) {
         await this.recordSessions(doc._id, decision.archives ?? []);
         return decision.result;
@@ -356,7 +356,10 @@ export class CartRepository {
    * never locks again: a stalled attempt that resumes after its checkout ended must not re-lock the
    * cart (or supersede a newer checkout).
    */
-  async lock(input: { cartId: string; sessionId: string; workflowId: string; runId?: string; requestedBy?: string }): Promise<CartDoc> {
+  async lock(
+    input: { cartId: string; sessionId: string; workflowId: string; runId?: string; requestedBy?: string },
+    options: { holderIsLive?: (holder: CheckoutSessionDoc) => Promise<boolean> } = {},
+  ): Promise<CartDoc> {
     assertCartId(input.cartId);
     const refuseArchived = (cartId: string) =>
       new CheckoutError('INVALID_OPERATION', `Checkout session ${input.sessionId} has ended; it can't lock the cart again.`, {
@@ -365,7 +368,7 @@ export class CartRepository {
         archived: true,
       });
     if (await this.archivedRecord(input.sessionId)) throw refuseArchived(input.cartId);
-    return this.compareAndSet(input.cartId, (doc) => {
+    return this.compareAndSet(input.cartId, async (doc) => {
       if (doc.status === 'Checkout' && doc.checkout?.sessionId === input.sessionId) return { result: doc };
       if ((doc.archivedSessions ?? []).some((s) => s.sessionId === input.sessionId)) throw refuseArchived(doc._id);
       if (doc.status === 'Closed') {
@@ -392,11 +395,13 @@ export class CartRepository {
       };
       if (doc.status === 'Checkout' && doc.checkout) {
         // Only one run of a workflow ID is open at a time. A lock held under our own workflow ID
-        // by another run belongs to a run that has closed (terminated, timed out): not live, so take it over.
-        if (doc.checkout.workflowId !== input.workflowId) {
+        // by another run belongs to a run that has closed (terminated, timed out): not live, so take
+        // it over. Unless that run is still open: then we are the stale one (an attempt of a closed run).
+        const holder = doc.checkout;
+        if (holder.workflowId !== input.workflowId || (options.holderIsLive && (await options.holderIsLive(holder)))) {
           throw new CheckoutError('CHECKOUT_CONFLICT', `Cart ${doc._id} is locked by another checkout.`, {
             cartId: doc._id,
-            sessionId: doc.checkout.sessionId,
+            sessionId: holder.sessionId,
           });
         }
         const superseded = archived(doc.checkout, 'Canceled', { cancelReason: 'SUPERSEDED', canceledBy: input.workflowId });
