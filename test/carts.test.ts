@@ -177,6 +177,22 @@ describe('defect 3: an archived session never locks again', () => {
     });
   });
 
+  test('a new checkout still takes over the lock of a run that was terminated while holding it', async () => {
+    const w = await env.newWorker();
+    await w.worker.runUntil(async () => {
+      const cartId = newCartId();
+      await insertForeignCart(env.carts, cartId);
+      const first = await env.checkout.startCheckout(cartId);
+      await env.client.workflow.getHandle(checkoutWorkflowId(cartId), first.runId).terminate('test: ends holding the lock');
+      const second = await env.checkout.startCheckout(cartId);
+      expect(second.runId).not.toBe(first.runId);
+      const cart = await cartOf(cartId);
+      expect(cart.checkout?.sessionId).toBe(second.runId);
+      expect(cart.archivedSessions?.[0]).toMatchObject({ sessionId: first.runId, cancelReason: 'SUPERSEDED' });
+      await env.checkout.cancelCheckout(cartId);
+    });
+  });
+
   test('the activity fails non-retryably with INVALID_OPERATION, archived: true', async () => {
     const cartId = newCartId();
     await insertForeignCart(env.carts, cartId);
