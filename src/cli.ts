@@ -295,7 +295,7 @@ function cartLines(cart: CartView): string[] {
   if (cart.archivedSessions.length > 0) {
     const last = cart.archivedSessions[cart.archivedSessions.length - 1];
     const how = last.orderId ? `order ${last.orderId}` : `${last.backgroundOperation.status}${last.cancelReason ? ` (${last.cancelReason})` : ''}`;
-    lines.push(`  archived sessions: ${cart.archivedSessions.length}, last ${last.sessionId}: ${how}`);
+    lines.push(`  archived sessions: ${cart.archivedSessionCount}, last ${last.sessionId}: ${how}`);
   }
   return lines;
 }

@@ -155,6 +155,8 @@ test('two concurrent checkout starts: one 202, the other gets the same checkout 
   await w.worker.runUntil(async () => {
     await setupDirectory();
     const cartId = await newCart();
+    // A checkout needs an item.
+    expect((await call(`/carts/${cartId}/items`, { method: 'POST', body: { sku: 'SKU-1', quantity: 1 } })).status).toBe(201);
     const [a, b] = await Promise.all([call(`/carts/${cartId}/checkouts`, { method: 'POST' }), call(`/carts/${cartId}/checkouts`, { method: 'POST' })]);
     const statuses = [a.status, b.status].sort();
     expect([[200, 202], [202, 409]]).toContainEqual(statuses);

@@ -414,8 +414,8 @@ function requester(req: FastifyRequest): string {
 type PublicCart = Omit<CartView, 'archivedSessions'> & { archivedSessionCount: number };
 
 function publicCart(view: CartView): PublicCart {
-  const { archivedSessions, ...rest } = view;
-  return { ...rest, archivedSessionCount: archivedSessions.length };
+  const { archivedSessions: _recent, ...rest } = view;
+  return { ...rest, archivedSessionCount: view.archivedSessionCount };
 }
 
 /** The wait given to Temporal calls ran out (a gRPC deadline, or an Update's poll). */
