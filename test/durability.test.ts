@@ -7,11 +7,12 @@
 import { Client, Connection } from '@temporalio/client';
 import { CompleteAsyncError, Context } from '@temporalio/activity';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { MongoClient } from 'mongodb';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CartRepository, cartsCollection, ensureCartIndexes, type CartDoc } from '../src/db/carts';
-import { connectMongo } from '../src/db/mongo';
+import { connectMongo, durableWrites } from '../src/db/mongo';
 import { which } from '../src/stack/exec';
 import { startMongoServer, type MongoServerHandle } from '../src/stack/mongo-server';
 import { TOOLS_DIR } from '../src/stack/paths';
@@ -197,4 +198,19 @@ async function inParallel<T>(items: T[], inFlight: number, work: (item: T) => Pr
   } finally {
     await server?.stop();
   }
+});
+
+describe('write concern for a real MongoDB (durableWrites)', () => {
+  test('majority where the URI names a replica set', () => {
+    expect(durableWrites('mongodb://a:27017,b:27017/?replicaSet=rs0')).toEqual({ writeConcern: { w: 'majority' } });
+    expect(durableWrites('mongodb://a:27017/?replicaset=rs0&retryWrites=true')).toEqual({ writeConcern: { w: 'majority' } });
+    expect(durableWrites('mongodb+srv://cluster0.example.net/')).toEqual({ writeConcern: { w: 'majority' } });
+    // What the driver makes of it, without connecting.
+    const uri = 'mongodb://a:27017,b:27017/?replicaSet=rs0';
+    expect(new MongoClient(uri, durableWrites(uri)).db('x').writeConcern?.w).toBe('majority');
+  });
+  test("the operator's own w in the URI wins; a standalone server is left alone", () => {
+    expect(durableWrites('mongodb://a:27017/?replicaSet=rs0&w=1')).toEqual({});
+    expect(durableWrites('mongodb://127.0.0.1:27017/')).toEqual({});
+  });
 });
