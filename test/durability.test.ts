@@ -187,6 +187,8 @@ async function inParallel<T>(items: T[], inFlight: number, work: (item: T) => Pr
         const history = await client.workflow.getHandle(id).fetchHistory();
         const completions = history.events!.filter((e) => e.activityTaskCompletedEventAttributes);
         expect(completions).toHaveLength(1);
+        const result = completions[0].activityTaskCompletedEventAttributes!.result!.payloads![0].data!;
+        expect(Buffer.from(result).toString()).toBe(JSON.stringify(`done ${id}`));
         const signals = history.events!.flatMap((e) => (e.workflowExecutionSignaledEventAttributes ? [e.workflowExecutionSignaledEventAttributes] : []));
         expect(signals.map((s) => [s.signalName, Buffer.from(s.input!.payloads![0].data!).toString()])).toEqual(
           notes.map((n) => ['note', JSON.stringify(n)]),
