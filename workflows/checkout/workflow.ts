@@ -14,7 +14,6 @@ import { LOCK_LOST_PATCH, ORDER_WAITS_FOR_STEPS_PATCH } from './patches';
 import { Checkout } from './state';
 import { cancelTheCheckout, lockCart, placeTheOrder, runBackgroundSteps } from './steps';
 
-
 export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutResult> {
   const checkout = new Checkout(input);
   registerHandlers(checkout);
