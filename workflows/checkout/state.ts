@@ -127,6 +127,8 @@ export class Checkout {
     log.info('cancel requested', { cartId: this.cartId, reason: cancel.reason, requestedBy: cancel.requestedBy, first: decision.first });
     this.show();
     const stepsAhead = this.view.phase === 'LOCKING' || this.view.phase === 'PROCESSING';
+    // An order that came first lets the steps finish. The patch's marker is written here, at the
+    // point where older runs stopped the steps, so their histories replay.
     if (decision.first === 'order' && stepsAhead && patched(ORDER_WAITS_FOR_STEPS_PATCH)) return;
     decision.stopSteps = true;
     this.stepsScope?.cancel();

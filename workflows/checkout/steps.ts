@@ -29,9 +29,6 @@ const retry: ActivityOptions['retry'] = {
 const activities = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry });
 const { runCheckoutStep } = proxyActivities<Activities>({ startToCloseTimeout: '10m', heartbeatTimeout: '10s', retry });
 
-// The helpers hand back the activity's own promise, adding no step of their own before the story
-// goes on: what runs in the same workflow task, and in which order, stays as it was recorded.
-
 export function lockCart(c: Checkout): Promise<LockResult> {
   const { workflowId, runId } = workflowInfo();
   const requestedBy = c.input.requestedBy ? { requestedBy: c.input.requestedBy } : {};
