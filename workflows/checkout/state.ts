@@ -215,8 +215,9 @@ export class Checkout {
 
   /**
    * The one way a checkout ends Failed: every waiting handler gets its answer (`final`, or for a
-   * pending cancel `cancelAnswer`), operators see why, and the run waits for the handlers to finish.
-   * Returns `final` for the caller to throw.
+   * pending cancel `cancelAnswer`), operators see why, and the run waits for the handlers to finish
+   * (a run that closes with Updates in flight leaves their callers without an answer). Returns
+   * `final` for the caller to throw.
    */
   async fail(final: ApplicationFailure, cancelAnswer?: CancelOutcome): Promise<ApplicationFailure> {
     this.lock.reject(final);
