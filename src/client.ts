@@ -35,6 +35,7 @@ import {
 } from './contract';
 import { CartRepository, assertCartId, cartView, type CartDoc, type CartView } from './db/carts';
 import { releaseStaleLock } from './db/stale-locks';
+import { storeCall } from './db/unavailable';
 import { CheckoutError, findCheckoutError } from './errors';
 import type { cartItemsWorkflow, checkoutWorkflow } from '../workflows';
 import {
@@ -311,7 +312,7 @@ export class CheckoutClient {
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw asCheckoutError(err);
     }
-    const answer = await this.nothingRunning(cartId, request);
+    const answer = await storeCall(() => this.nothingRunning(cartId, request));
     if (answer === 'holder-running' && attempt < 2) return this.cancelCheckout(cartId, options, attempt + 1);
     if (answer === 'holder-running') {
       throw new CheckoutError('CHECKOUT_CONFLICT', `A checkout of cart ${cartId} started while it was being cancelled; try again.`, { cartId });
@@ -395,12 +396,12 @@ export class CheckoutClient {
   }
 
   async getCart(cartId: string): Promise<CartView> {
-    return cartView(await this.requireRepo().get(cartId));
+    return cartView(await storeCall(() => this.requireRepo().get(cartId)));
   }
 
   /** Creates an Active cart; with a cartId, idempotent (see createCartOnce). */
   async createCart(cart: NewCart): Promise<CartView> {
-    return cartView(await createCartOnce(this.requireRepo(), { ...cart, cartId: cart.cartId ?? randomUUID() }));
+    return cartView(await storeCall(() => createCartOnce(this.requireRepo(), { ...cart, cartId: cart.cartId ?? randomUUID() })));
   }
 
   addItem(cartId: string, sku: string, quantity: number, opts: ItemChangeOptions & { unitPrice?: number } = {}) {

@@ -101,3 +101,20 @@ test('Temporal unreachable: add item, start, cancel and place order answer 503 U
     await connection.close().catch(() => undefined);
   }
 });
+
+test('the client library, MongoDB unreachable: a cancel with nothing running and a cart read fail with CheckoutError UNAVAILABLE', async () => {
+  // A port nobody listens on: the driver's connection is refused, as while MongoDB restarts.
+  const mongo = new MongoClient(`mongodb://127.0.0.1:${await freePort()}/`, { serverSelectionTimeoutMS: 500 });
+  try {
+    const checkout = new CheckoutClient({ client: env.client, carts: cartsCollection(mongo.db('b2b_checkout_unavailable')) });
+    for (const attempt of [() => checkout.cancelCheckout(`no-run-${Date.now()}`), () => checkout.getCart('no-such-cart')]) {
+      const err = await attempt().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toMatchObject({ name: 'CheckoutError', errorCode: 'UNAVAILABLE' });
+    }
+  } finally {
+    await mongo.close();
+  }
+});

@@ -5,13 +5,8 @@
  */
 import { WorkflowUpdateRPCTimeoutOrCancelledError, isGrpcServiceError } from '@temporalio/client';
 import type { FastifyError } from 'fastify';
-import {
-  MongoNetworkError,
-  MongoNotConnectedError,
-  MongoServerSelectionError,
-  MongoTopologyClosedError,
-} from 'mongodb';
 import { ERROR_CODES } from '../contract';
+import { isMongoUnavailable } from '../db/unavailable';
 import { CheckoutError } from '../errors';
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -42,14 +37,7 @@ const GRPC = { DEADLINE_EXCEEDED: 4, RESOURCE_EXHAUSTED: 8, UNAVAILABLE: 14 } as
 /** A dependency that can't be reached right now, anywhere in the cause chain: which one, or undefined. */
 export function unavailableDependency(err: unknown): { what: 'MongoDB' | 'Temporal'; rateLimited?: boolean } | undefined {
   for (let e: unknown = err, depth = 0; e && depth < 10; depth++) {
-    if (
-      e instanceof MongoServerSelectionError ||
-      e instanceof MongoNetworkError ||
-      e instanceof MongoNotConnectedError ||
-      e instanceof MongoTopologyClosedError
-    ) {
-      return { what: 'MongoDB' };
-    }
+    if (isMongoUnavailable(e)) return { what: 'MongoDB' };
     if (e instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return { what: 'Temporal' };
     if (isGrpcServiceError(e)) {
       if (e.code === GRPC.UNAVAILABLE || e.code === GRPC.DEADLINE_EXCEEDED) return { what: 'Temporal' };

@@ -25,6 +25,9 @@ test.each([
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the driver's constructor wants a topology description
   ['MongoDB server selection', 503, 'UNAVAILABLE', new MongoServerSelectionError('Server selection timed out after 3000 ms', { servers: new Map() } as any)],
   ['MongoDB network error', 503, 'UNAVAILABLE', new MongoNetworkError('connection closed')],
+  // What the driver lets through when the server closes a connection under a write (found by the fault suite).
+  ['a socket the MongoDB server ended', 503, 'UNAVAILABLE', Object.assign(new Error('This socket has been ended by the other party'), { code: 'EPIPE' })],
+  ['a refused connection', 503, 'UNAVAILABLE', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:27017'), { code: 'ECONNREFUSED' })],
 ])('%s: %d %s with Retry-After', (_what, status, errorCode, err) => {
   const answer = describeError(err);
   expect(answer).toMatchObject({ status, errorCode });

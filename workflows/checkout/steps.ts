@@ -26,7 +26,10 @@ const retry: ActivityOptions['retry'] = {
   nonRetryableErrorTypes: BUSINESS_ERROR_TYPES,
 };
 
-const activities = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry });
+// Lock, cancel and place order take milliseconds; the heartbeat timeout is what notices a worker
+// that died under one (they heartbeat while they back off under contention), so a retry runs within
+// seconds instead of after the whole start-to-close timeout.
+const activities = proxyActivities<Activities>({ startToCloseTimeout: '30s', heartbeatTimeout: '5s', retry });
 const { runCheckoutStep } = proxyActivities<Activities>({ startToCloseTimeout: '10m', heartbeatTimeout: '10s', retry });
 
 export function lockCart(c: Checkout): Promise<LockResult> {
