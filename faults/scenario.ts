@@ -19,7 +19,10 @@ export interface FaultRecord {
   at: number;
   /** ms from the fault until a live worker (or the restarted server) was there. */
   liveAfterMs?: number;
-  /** ms from a live worker (or server) being there until the interrupted work was done; undefined: not within the deadline. */
+  /**
+   * ms from a live worker (or server) being there until the interrupted work ran again (a retry of the
+   * activity started) or was done; undefined: not within the deadline.
+   */
   recoveredMs?: number;
   targetMs?: number;
   met?: boolean;
@@ -105,6 +108,19 @@ export async function activityHolder(stack: FaultStack, handle: WorkflowHandle, 
     const p = (d.raw.pendingActivities ?? []).find((a) => a.activityType?.name === type && a.state === STARTED);
     return p ? { identity: p.lastWorkerIdentity ?? '' } : undefined;
   }, timeoutMs, 50);
+}
+
+/**
+ * When the interrupted activity runs again on a live worker (a retry attempt started) or is done:
+ * the moment the work has recovered, whatever the work itself then takes.
+ */
+export async function resumed(handle: WorkflowHandle, type: string, done: () => Promise<boolean>, timeoutMs: number): Promise<number | undefined> {
+  return waitFor(async () => {
+    if (await done().catch(() => false)) return Date.now();
+    const d = await handle.describe();
+    const p = (d.raw.pendingActivities ?? []).find((a) => a.activityType?.name === type && a.state === STARTED && (a.attempt ?? 0) > 1);
+    return p ? Date.now() : undefined;
+  }, timeoutMs, 250);
 }
 
 /** The worker that ran the workflow's last workflow task (it has the workflow in its sticky cache). */

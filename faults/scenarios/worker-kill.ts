@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { BACKGROUND_STEPS, CHECKOUT_STATES, checkoutWorkflowId, type BackgroundStep } from '../../src/contract';
 import { getCheckoutStateQuery } from '../../workflows/messages';
 import { say, waitFor } from '../log';
-import { ScenarioRun, activityHolder, ensureWorkers, victims, workflowTaskHolder, type FaultRecord, type Options, type ScenarioResult } from '../scenario';
+import { ScenarioRun, activityHolder, ensureWorkers, resumed, victims, workflowTaskHolder, type FaultRecord, type Options, type ScenarioResult } from '../scenario';
 import type { FaultStack, WorkerProc } from '../stack';
 
 export type Phase = 'locking' | BackgroundStep | 'READY' | 'after cancel signal' | 'place order' | 'item change';
@@ -112,8 +112,8 @@ async function inPhase(run: ScenarioRun, phase: Phase, mode: Mode): Promise<void
     const k = await kill(run, mode, holder.identity, phase);
     stack.thawMongo();
     const liveAt = await k.restart();
-    const doneAt = await waitFor(async () => ((await done()) ? Date.now() : undefined), RECOVERY_DEADLINE_MS, 250);
-    run.recovered(k.fault, k.killAt, liveAt, doneAt);
+    run.recovered(k.fault, k.killAt, liveAt, await resumed(workflow, activity, done, RECOVERY_DEADLINE_MS));
+    await waitFor(async () => ((await done()) ? true : undefined), RECOVERY_DEADLINE_MS, 250);
     await pending;
     if (phase === 'locking') await finishWithOrder(run, cartId);
     return;
@@ -131,12 +131,11 @@ async function inPhase(run: ScenarioRun, phase: Phase, mode: Mode): Promise<void
     const k = await kill(run, mode, holder?.identity, phase);
     const liveAt = await k.restart();
     const target = CHECKOUT_STATES.indexOf(step);
-    const doneAt = await waitFor(async () => {
-      const doc = await cartDoc(run, cartId);
-      const state = doc?.checkout?.state;
-      return state && state !== 'Error' && CHECKOUT_STATES.indexOf(state) >= target ? Date.now() : undefined;
-    }, RECOVERY_DEADLINE_MS, 250);
-    run.recovered(k.fault, k.killAt, liveAt, doneAt);
+    const stepDone = async () => {
+      const state = (await cartDoc(run, cartId))?.checkout?.state;
+      return state !== undefined && state !== 'Error' && CHECKOUT_STATES.indexOf(state) >= target;
+    };
+    run.recovered(k.fault, k.killAt, liveAt, await resumed(handle, 'runCheckoutStep', stepDone, RECOVERY_DEADLINE_MS));
     await finishWithOrder(run, cartId);
     return;
   }
