@@ -182,8 +182,9 @@ export class FaultStack {
   }
 
   async killApi(): Promise<void> {
-    if (this.api) await killGroup(this.api);
+    const api = this.api;
     this.api = undefined;
+    if (api) await killGroup(api);
   }
 
   async killTemporal(): Promise<number> {
@@ -231,6 +232,8 @@ export class FaultStack {
     const groups = [this.api, ...this.liveWorkers().map((w) => w.proc), this.temporal?.process, this.mongo?.process].filter(
       (p): p is ManagedProcess => p !== undefined,
     );
+    // Marked down before the signal: a request cut off by it is one the API could not answer.
+    this.api = undefined;
     for (const p of groups) {
       try {
         process.kill(-p.pid, 'SIGKILL');
@@ -248,10 +251,15 @@ export class FaultStack {
 
   /** Starts again what killAll stopped, on the same files and ports, in npm start's order. */
   async restartAll(workers: number): Promise<void> {
-    await this.startTemporal();
-    await this.startMongo();
-    for (let i = 0; i < workers; i++) await this.startWorker();
-    await this.startApi();
+    const timed = async (what: string, fn: () => Promise<unknown>) => {
+      const t0 = Date.now();
+      await fn();
+      say(`  restarted ${what} in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    };
+    await timed('the Temporal dev server', () => this.startTemporal());
+    await timed('MongoDB', () => this.startMongo());
+    for (let i = 0; i < workers; i++) await timed('a worker', () => this.startWorker());
+    await timed('the API', () => this.startApi());
   }
 
   async temporalServing(timeoutMs: number): Promise<void> {

@@ -142,7 +142,7 @@ export function stackKill(stack: FaultStack, options: Options): Promise<Scenario
     const probe = carts[2];
     await run.traffic.start('probe', probe, { retryForMs: 60000 });
     const ready = await waitFor(async () => ((await phaseOf(run, probe)) === 'READY' ? Date.now() : undefined), 120000);
-    run.recovered(fault, killAt, liveAt, ready, 30000);
+    run.recovered(fault, killAt, liveAt, ready);
     await run.traffic.order('probe', probe, { retryForMs: 60000 });
   });
 }
