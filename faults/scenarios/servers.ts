@@ -135,9 +135,9 @@ export function stackKill(stack: FaultStack, options: Options): Promise<Scenario
     const killAt = await stack.killAll();
     const fault = run.fault('SIGKILL', 'whole stack', killAt, { phase: `${acked} item changes acknowledged` });
     stop = true;
-    await Promise.all(buyers);
     await stack.restartAll(1);
     const liveAt = Date.now();
+    await Promise.all(buyers);
     // Working again: a new checkout on a cart that was written before the kill runs to its order.
     const probe = carts[2];
     await run.traffic.start('probe', probe, { retryForMs: 60000 });
