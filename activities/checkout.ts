@@ -8,6 +8,7 @@ import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@tempor
 import type { Collection } from 'mongodb';
 import {
   CANCEL_SIGNAL_NAME,
+  REQUEST_ID_PATTERN,
   cartIdProblem,
   checkoutWorkflowId,
   normalizeCancelRequest,
@@ -18,7 +19,7 @@ import {
   type CartItemsResult,
 } from '../src/contract';
 import { CartRepository, computeTotals, type CartDoc } from '../src/db/carts';
-import { CheckoutError, toApplicationFailure } from '../src/errors';
+import { CartContendedError, CheckoutError, toApplicationFailure, toRetryableFailure } from '../src/errors';
 
 export interface CheckoutActivityDeps {
   carts: Collection<CartDoc>;
@@ -70,22 +71,51 @@ export interface PlaceOrderInput {
   orderId: string;
 }
 
-/** Turns business errors into non-retryable ApplicationFailures; anything else (MongoDB down) is retried. */
+/**
+ * Turns business errors into non-retryable ApplicationFailures, and lost compare-and-set rounds into
+ * a retryable CART_CONTENDED; anything else (MongoDB down) is retried too.
+ */
 async function asActivity<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
     if (err instanceof CheckoutError) throw toApplicationFailure(err);
+    if (err instanceof CartContendedError) throw toRetryableFailure(err);
     throw err;
   }
 }
 
+/** How long an item change waits for the checkout it cancelled to end before it lets Temporal retry it. */
+const CHECKOUT_END_WAIT_MS = 90_000;
+const RUN_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const WAIT_HEARTBEAT_MS = 1000;
+
+/** What an item change records in its heartbeats, so a retried attempt still reports the cancel it made. */
+interface ChangeProgress {
+  canceledCheckout?: boolean;
+  waitingFor?: string;
+}
+
 export function createCheckoutActivities({ carts, client }: CheckoutActivityDeps) {
-  const repo = new CartRepository(carts);
+  const repo = new CartRepository(carts, {
+    // Backing off under contention can take seconds: keep heartbeating so it is not taken for a lost worker.
+    onContention: (round) => Context.current().heartbeat({ contendedRound: round }),
+  });
+
+  /** Whether that run of a workflow is still running; a run that is gone, or is no Temporal run id, is not. */
+  async function runIsOpen(workflowId: string, runId: string): Promise<boolean> {
+    if (!RUN_ID_PATTERN.test(runId)) return false;
+    try {
+      return (await client.workflow.getHandle(workflowId, runId).describe()).status.name === 'RUNNING';
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
+  }
 
   async function lockCartForCheckout(input: LockInput): Promise<LockResult> {
     return asActivity(async () => {
-      const doc = await repo.lock(input);
+      const doc = await repo.lock(input, { holderIsLive: (holder) => runIsOpen(holder.workflowId, holder.runId ?? holder.sessionId) });
       Context.current().log.info('cart locked for checkout', { cartId: doc._id, sessionId: input.sessionId, version: doc.version });
       return {
         cartId: doc._id,
@@ -102,6 +132,8 @@ export function createCheckoutActivities({ carts, client }: CheckoutActivityDeps
     return asActivity(async () => {
       const begun = await repo.markStep(input.cartId, input.sessionId, input.step, 'begin');
       if (!begun.held) return { step: input.step, held: false };
+      // An earlier attempt finished this step; only its completion was lost.
+      if (begun.recorded) return { step: input.step, held: true };
       const ctx = Context.current();
       let remaining = input.delayMs ?? 0;
       while (remaining > 0) {
@@ -143,20 +175,33 @@ export function createCheckoutActivities({ carts, client }: CheckoutActivityDeps
    * Add to cart, change a quantity, remove an item. On a cart in Checkout it first sends the
    * cancelCheckout signal (reason ADD_TO_CART) and waits for that checkout to end, then applies the
    * change to the now Active cart: the change never lands in a locked cart and is never lost.
+   * Exactly-once: the request id (or, from old callers, one derived from this activity's identity,
+   * the same on every retry) is stored with the change, so a retry after a lost completion changes nothing.
    */
   async function changeCartItems(req: CartItemsRequest): Promise<CartItemsResult> {
     return asActivity(async () => {
       const problem = cartIdProblem(req?.cartId);
       if (problem) throw new CheckoutError('INVALID_INPUT', problem, { field: 'cartId' });
-      let canceledCheckout = false;
+      if (req.requestId !== undefined && (typeof req.requestId !== 'string' || !REQUEST_ID_PATTERN.test(req.requestId))) {
+        throw new CheckoutError('INVALID_INPUT', 'requestId must be 1-128 letters, digits or _ . : - starting with a letter or digit', {
+          cartId: req.cartId,
+          field: 'requestId',
+        });
+      }
+      const ctx = Context.current();
+      const { workflowExecution, activityId } = ctx.info;
+      const requestId = req.requestId ?? (workflowExecution ? `${workflowExecution.workflowId}/${activityId}` : activityId);
+      const previous = (ctx.info.heartbeatDetails ?? {}) as ChangeProgress;
+      let canceledCheckout = previous.canceledCheckout === true;
       for (let round = 0; round < 5; round++) {
-        const result = await repo.changeItems(req.cartId, req.change);
+        const result = await repo.changeItems(req.cartId, req.change, { requestId });
         if (!result.locked) {
           const doc = result.doc;
+          if (result.duplicate) ctx.log.info('item change already applied: nothing written', { cartId: doc._id, requestId });
           return { cartId: doc._id, status: doc.status, version: doc.version ?? 0, items: doc.items ?? [], canceledCheckout };
         }
         canceledCheckout = true;
-        Context.current().log.info('cart is in checkout: cancelling it before the change', {
+        ctx.log.info('cart is in checkout: cancelling it before the change', {
           cartId: req.cartId,
           checkoutWorkflowId: result.doc.checkout?.workflowId,
         });
@@ -168,25 +213,57 @@ export function createCheckoutActivities({ carts, client }: CheckoutActivityDeps
     });
   }
 
+  /**
+   * Cancels the checkout that holds `doc` and waits for its run to end, heartbeating meanwhile so a
+   * lost worker is noticed within the heartbeat timeout. A run that is gone or has ended without
+   * unlocking the cart (terminated, failed) will never unlock it: its lock is released here,
+   * fenced by its session id, so nothing else is touched.
+   */
   async function cancelRunningCheckout(doc: CartDoc, request: CancelCheckoutRequest): Promise<void> {
     const session = doc.checkout;
     if (!session) return;
-    const handle = client.workflow.getHandle(session.workflowId || checkoutWorkflowId(doc._id), session.runId);
-    Context.current().heartbeat({ waitingFor: session.workflowId });
+    const ctx = Context.current();
+    const workflowId = session.workflowId || checkoutWorkflowId(doc._id);
+    const progress: ChangeProgress = { canceledCheckout: true, waitingFor: workflowId };
+    ctx.heartbeat(progress);
+    const handle = client.workflow.getHandle(workflowId, session.runId);
+    const releaseIfStillHeld = async () => {
+      try {
+        await repo.cancel({ cartId: doc._id, sessionId: session.sessionId, ...request });
+      } catch (err) {
+        // A Closed cart: the change's next read refuses it with the right message.
+        if (!(err instanceof CheckoutError && err.errorCode === 'INVALID_OPERATION')) throw err;
+      }
+    };
     try {
       await handle.signal(CANCEL_SIGNAL_NAME, normalizeCancelRequest(request));
-      // The checkout workflow ends once its cancel has run; its result is the event to wait on.
-      await handle.result();
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) {
-        // The run that holds the lock is gone (terminated, or its history was removed): nobody else
-        // will unlock the cart, so cancel that session directly. Fenced by its session id.
-        await repo.cancel({ cartId: doc._id, sessionId: session.sessionId, ...request });
-        return;
-      }
-      if (err instanceof WorkflowFailedError) return; // e.g. INVALID_OPERATION: the next read sees the Closed cart
+      // No such run, or it has closed: nobody else will unlock the cart.
+      if (err instanceof WorkflowNotFoundError) return releaseIfStillHeld();
       throw err;
     }
+    // The checkout workflow ends once its cancel has run; its end is the event to wait on.
+    const ended = handle.result().then(
+      () => ({ error: undefined as unknown }),
+      (error: unknown) => ({ error }),
+    );
+    const deadline = Date.now() + CHECKOUT_END_WAIT_MS;
+    for (;;) {
+      const settled = await Promise.race([ended, ctx.sleep(WAIT_HEARTBEAT_MS).then(() => undefined)]);
+      if (settled) {
+        const { error } = settled;
+        // Failed, terminated, timed out or gone: ended all the same. Anything else (Temporal unreachable) is retried.
+        if (error !== undefined && !(error instanceof WorkflowFailedError) && !(error instanceof WorkflowNotFoundError)) throw error;
+        break;
+      }
+      ctx.heartbeat(progress);
+      if (Date.now() > deadline) {
+        // Retryable: the retry (exactly-once through the request id) looks at the cart afresh.
+        throw new Error(`checkout ${workflowId} of cart ${doc._id} did not end within ${CHECKOUT_END_WAIT_MS / 1000}s of its cancel`);
+      }
+    }
+    // The run has ended (completed, failed, terminated): if its session still holds the cart, release it.
+    await releaseIfStillHeld();
   }
 
   return { lockCartForCheckout, runCheckoutStep, cancelCartAsyncOperation, placeOrder, changeCartItems };

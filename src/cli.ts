@@ -4,8 +4,8 @@
  * items and shows a cart with its running checkout, through the same CheckoutClient services use.
  *
  * Exit codes: 0 success; 2 INVALID_INPUT (also bad arguments, before any server call); 3 NOT_FOUND;
- * 4 INVALID_OPERATION; 5 INSUFFICIENT_ACCESS; 6 CHECKOUT_CONFLICT; 1 configuration, connection,
- * timeout and unexpected errors.
+ * 4 INVALID_OPERATION; 5 INSUFFICIENT_ACCESS; 6 CHECKOUT_CONFLICT; 7 IDEMPOTENCY_KEY_REUSED;
+ * 8 RATE_LIMITED; 9 UNAVAILABLE; 1 configuration, connection, timeout and unexpected errors.
  *
  * `main(argv, io)` runs one command in-process and returns its exit code (tests call it directly);
  * it opens only the connections the command needs and always closes them before returning.
@@ -14,10 +14,11 @@ import { Command, CommanderError, Option } from 'commander';
 import { WorkflowUpdateRPCTimeoutOrCancelledError, isGrpcDeadlineError, isGrpcServiceError, type Client } from '@temporalio/client';
 import type { Collection } from 'mongodb';
 import { randomUUID } from 'node:crypto';
-import { CheckoutClient, type CancelAnswer, type StartedCheckout } from './client';
+import { CheckoutClient, createCartOnce, type CancelAnswer, type StartedCheckout } from './client';
 import { ConfigError, appSettings, temporalSettings, type TemporalSettings } from './config';
 import {
   ERROR_CODES,
+  REQUEST_ID_PATTERN,
   TASK_QUEUE,
   cancelRequestProblem,
   cartIdProblem,
@@ -78,6 +79,12 @@ interface Failure {
   exitCode: number;
 }
 
+interface AddItemOptions {
+  unitPrice?: string;
+  requestedBy?: string;
+  requestId?: string;
+}
+
 interface GlobalOptions {
   json: boolean;
   taskQueue: string;
@@ -99,6 +106,13 @@ function checkCartId(cartId: string): string {
 function checkOpaqueId(value: string, field: string): string {
   if (value.length === 0 || value.length > MAX_ID_LENGTH || /[\s\p{Cc}]/u.test(value) || value.startsWith('$')) {
     throw invalidInput(`${field} must be 1-${MAX_ID_LENGTH} characters without whitespace, not starting with $`, { field });
+  }
+  return value;
+}
+
+function checkRequestId(value: string | undefined): string | undefined {
+  if (value !== undefined && !REQUEST_ID_PATTERN.test(value)) {
+    throw invalidInput('--request-id must be 1-128 letters, digits or _ . : - starting with a letter or digit', { field: 'requestId' });
   }
   return value;
 }
@@ -281,7 +295,7 @@ function cartLines(cart: CartView): string[] {
   if (cart.archivedSessions.length > 0) {
     const last = cart.archivedSessions[cart.archivedSessions.length - 1];
     const how = last.orderId ? `order ${last.orderId}` : `${last.backgroundOperation.status}${last.cancelReason ? ` (${last.cancelReason})` : ''}`;
-    lines.push(`  archived sessions: ${cart.archivedSessions.length}, last ${last.sessionId}: ${how}`);
+    lines.push(`  archived sessions: ${cart.archivedSessionCount}, last ${last.sessionId}: ${how}`);
   }
   return lines;
 }
@@ -326,10 +340,6 @@ function toFailure(err: unknown, globals: GlobalOptions | undefined): Failure {
   }
   if (isConnectionError(err)) return { errorCode: 'CONNECTION_FAILED', message: (err as Error).message, exitCode: EXIT_FAILURE };
   return { errorCode: 'INTERNAL_ERROR', message: err instanceof Error ? err.message : String(err), exitCode: EXIT_FAILURE };
-}
-
-function isDuplicateKey(err: unknown): boolean {
-  return (err as { code?: unknown }).code === 11000;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -408,6 +418,7 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
         [...TEMPORAL_ENV, ...MONGO_ENV],
       ) +
         '\nExit codes: 0 ok, 2 INVALID_INPUT, 3 NOT_FOUND, 4 INVALID_OPERATION, 5 INSUFFICIENT_ACCESS, 6 CHECKOUT_CONFLICT,\n' +
+        '            7 IDEMPOTENCY_KEY_REUSED, 8 RATE_LIMITED, 9 UNAVAILABLE,\n' +
         '            1 configuration, connection or timeout error (INVALID_CONFIGURATION, CONNECTION_FAILED, TIMEOUT).\n',
     );
   addGlobalOptions(program, false);
@@ -451,14 +462,8 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
       const webstoreId = checkOpaqueId(opts.webstore, 'webstore');
       const accountId = checkOpaqueId(opts.account, 'account');
       const items = (opts.item ?? []).map(parseItemSpec).reduce<CartItem[]>((acc, change) => applyChange(acc, change), []);
-      const repo = new CartRepository(await conn.carts('create-cart'));
-      let doc: CartDoc;
-      try {
-        doc = await repo.create({ cartId, webstoreId, accountId, items });
-      } catch (err) {
-        if (isDuplicateKey(err)) throw new CheckoutError('CHECKOUT_CONFLICT', `Cart ${cartId} already exists.`, { cartId });
-        throw err;
-      }
+      // Idempotent under its cart id: a retry with the same fields answers the cart; other fields exit 6.
+      const doc = await createCartOnce(new CartRepository(await conn.carts('create-cart')), { cartId, webstoreId, accountId, items });
       const cart = cartView(doc);
       printer.result(cart, () => [`created cart ${cart.cartId}: ${cart.status}, webstore ${webstoreId}, account ${accountId}`, `  ${itemsLine(cart.items)}`]);
     });
@@ -532,7 +537,11 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
     'add-item',
     'add an item (cancels a running checkout first)',
     'Add an item to a cart. A running checkout is canceled first (reason ADD_TO_CART); a Closed cart is refused.',
-    ['b2b-checkout add-item cart-42 SKU-1 2', 'b2b-checkout add-item cart-42 SKU-9 1 --unit-price 19.99 --requested-by buyer-7'],
+    [
+      'b2b-checkout add-item cart-42 SKU-1 2',
+      'b2b-checkout add-item cart-42 SKU-9 1 --unit-price 19.99 --requested-by buyer-7',
+      'b2b-checkout add-item cart-42 SKU-1 2 --request-id ticket-1234   # run again: same result, added once',
+    ],
     TEMPORAL_ENV,
   )
     .argument('<cartId>', 'the cart')
@@ -540,21 +549,28 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
     .argument('<quantity>', 'how many to add (a positive integer)')
     .option('--unit-price <p>', 'unit price (a non-negative number)')
     .option('--requested-by <who>', 'who changes the cart (recorded if a checkout is canceled)')
-    .action(async (cartIdArg: string, sku: string, quantityArg: string, opts: { unitPrice?: string; requestedBy?: string }, cmd: Command) => {
+    .option('--request-id <id>', 'makes the change exactly-once: repeating the command with this id answers the same result (default: a new id)')
+    .action(async (cartIdArg: string, sku: string, quantityArg: string, opts: AddItemOptions, cmd: Command) => {
       const { printer, conn, globals } = prepare(cmd);
       const cartId = checkCartId(cartIdArg);
       const quantity = parseInteger(quantityArg, 'quantity');
       const unitPrice = opts.unitPrice === undefined ? undefined : parseUnitPrice(opts.unitPrice);
       checkChange({ op: 'add', sku, quantity, ...(unitPrice !== undefined ? { unitPrice } : {}) });
       const requestedBy = checkRequestedBy(opts.requestedBy);
+      const requestId = checkRequestId(opts.requestId);
       const checkout = await conn.checkout('none');
-      const result: CartItemsResult = await conn.withDeadline(globals.timeoutMs, () =>
-        checkout.addItem(cartId, sku, quantity, { ...(unitPrice !== undefined ? { unitPrice } : {}), ...(requestedBy ? { requestedBy } : {}) }),
+      const result: CartItemsResult & { requestId: string } = await conn.withDeadline(globals.timeoutMs, () =>
+        checkout.addItem(cartId, sku, quantity, {
+          ...(unitPrice !== undefined ? { unitPrice } : {}),
+          ...(requestedBy ? { requestedBy } : {}),
+          ...(requestId ? { requestId } : {}),
+        }),
       );
       printer.result(result, () => [
         `added ${quantity} x ${sku} to cart ${cartId}; cart is ${result.status} (version ${result.version})` +
           (result.canceledCheckout ? '; the running checkout was canceled first' : ''),
         `  ${itemsLine(result.items)}`,
+        `  request id ${result.requestId} (repeat with --request-id ${result.requestId} to retry without adding twice)`,
       ]);
     });
 

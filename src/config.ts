@@ -14,6 +14,9 @@ export const DEFAULTS = {
   mongoDb: 'b2b_checkout',
   apiPort: 3000,
   checkoutLeaseMs: 30 * 60 * 1000,
+  apiWaitMs: 10_000,
+  apiMongoTimeoutMs: 3_000,
+  idempotencyTtlS: 24 * 60 * 60,
 } as const;
 
 export interface TemporalSettings {
@@ -49,6 +52,12 @@ export interface AppSettings {
   logLevel: string;
   /** API_TOKENS: bearer token → role. Empty when unset (npm start then makes a pair and prints it). */
   apiTokens: Map<string, ApiRole>;
+  /** API_WAIT_MS: how long an HTTP request waits on a workflow before answering 202 (the work goes on). */
+  apiWaitMs: number;
+  /** API_MONGO_TIMEOUT_MS: the API's MongoDB server selection timeout, so an outage answers 503 quickly. */
+  apiMongoTimeoutMs: number;
+  /** IDEMPOTENCY_TTL_S: how long the API keeps an Idempotency-Key and its answer. */
+  idempotencyTtlS: number;
 
   // Worker observability (docs/observability.md).
   /** WORKER_METRICS_ADDRESS: host:port of the worker's Prometheus endpoint (/metrics); unset = no metrics. */
@@ -68,6 +77,9 @@ export function appSettings(env: Env = process.env): AppSettings {
     checkoutLeaseMs: positiveInt(env, 'CHECKOUT_LEASE_MS', DEFAULTS.checkoutLeaseMs),
     logLevel: nonEmpty(env.LOG_LEVEL) ?? 'info',
     apiTokens: parseApiTokens(env.API_TOKENS),
+    apiWaitMs: positiveInt(env, 'API_WAIT_MS', DEFAULTS.apiWaitMs),
+    apiMongoTimeoutMs: positiveInt(env, 'API_MONGO_TIMEOUT_MS', DEFAULTS.apiMongoTimeoutMs),
+    idempotencyTtlS: positiveInt(env, 'IDEMPOTENCY_TTL_S', DEFAULTS.idempotencyTtlS),
 
     // Worker observability (docs/observability.md).
     workerMetricsAddress: nonEmpty(env.WORKER_METRICS_ADDRESS),

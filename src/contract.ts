@@ -125,6 +125,14 @@ export interface CheckoutView {
   outcome?: CheckoutOutcome;
   orderId?: string;
   requestId?: string;
+  /** Signals this checkout could not read (another encoding, invalid JSON): ignored, listed for operators (the last 10). */
+  rejectedSignals?: RejectedSignal[];
+}
+
+export interface RejectedSignal {
+  signal: string;
+  encoding: string;
+  problem: string;
 }
 
 export interface PlaceOrderRequest {

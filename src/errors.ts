@@ -49,3 +49,29 @@ export function findCheckoutError(err: unknown): CheckoutError | undefined {
   }
   return undefined;
 }
+
+/**
+ * The cart's compare-and-set lost every round to concurrent writers. Contention is transient, so
+ * this is not a business answer: activities turn it into a retryable failure (type CART_CONTENDED,
+ * not in BUSINESS_ERROR_TYPES) and Temporal tries again after its backoff.
+ */
+export const CART_CONTENDED = 'CART_CONTENDED';
+
+export class CartContendedError extends Error {
+  constructor(
+    readonly cartId: string,
+    readonly rounds: number,
+  ) {
+    super(`Cart ${cartId} is being changed by others (${rounds} compare-and-set rounds lost); try again.`);
+    this.name = 'CartContendedError';
+  }
+}
+
+export function toRetryableFailure(err: CartContendedError): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: CART_CONTENDED,
+    message: err.message,
+    nonRetryable: false,
+    details: [{ cartId: err.cartId, rounds: err.rounds }],
+  });
+}

@@ -2,10 +2,11 @@
 import { Client, Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from './contract';
 import { temporalSettings, type TemporalSettings } from './config';
+import { dataConverter } from './data-converter';
 
 export async function connectClient(settings: TemporalSettings = temporalSettings()): Promise<Client> {
   const connection = await Connection.connect(settings.connectionOptions);
-  return new Client({ connection, namespace: settings.namespace });
+  return new Client({ connection, namespace: settings.namespace, dataConverter });
 }
 
 const GRPC_ALREADY_EXISTS = 6;

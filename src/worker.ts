@@ -8,6 +8,7 @@ import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBun
 import { createActivities } from '../activities';
 import { appSettings, temporalSettings, type TemporalSettings } from './config';
 import { TASK_QUEUE } from './contract';
+import { PAYLOAD_CONVERTER_PATH, dataConverter } from './data-converter';
 import { cartsCollection, ensureCartIndexes } from './db/carts';
 import { connectMongo, type MongoConnection } from './db/mongo';
 import { appLogger, jsonRuntimeLogger, sdkLogLevel } from './logging';
@@ -40,13 +41,15 @@ export async function createCheckoutWorker(options: CheckoutWorkerOptions): Prom
     const added = await ensureSearchAttributes(connection, options.temporal.namespace);
     if (added.length > 0) log(`registered search attributes: ${added.join(', ')}`);
     await ensureCartIndexes(cartsCollection(mongo.db));
-    const client = new Client({ connection, namespace: options.temporal.namespace });
+    const client = new Client({ connection, namespace: options.temporal.namespace, dataConverter });
     const workflowBundle = options.workflowBundle ?? (await bundleQuietly());
     const worker = await Worker.create({
       connection: nativeConnection,
       namespace: options.temporal.namespace,
       taskQueue: options.taskQueue ?? TASK_QUEUE,
       workflowBundle,
+      // The bundle carries the same converter for workflow code; this one decodes activity arguments.
+      dataConverter,
       activities: createActivities({ db: mongo.db, client }),
     });
     return {
@@ -72,6 +75,7 @@ async function bundleQuietly(): Promise<WorkflowBundle> {
   const quiet = () => undefined;
   return bundleWorkflowCode({
     workflowsPath: require.resolve('../workflows'),
+    payloadConverterPath: PAYLOAD_CONVERTER_PATH,
     logger: { log: quiet, trace: quiet, debug: quiet, info: quiet, warn: (m) => console.warn(m), error: (m) => console.error(m) },
   });
 }

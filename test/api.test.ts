@@ -6,7 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { buildApi, type FastifyInstance } from '../src/api/app';
-import type { ApiRole } from '../src/config';
+import { startApi } from '../src/api/server';
+import { appSettings, type ApiRole } from '../src/config';
+import { freePort } from '../src/stack/ports';
 import { setupTestEnv, type TestEnv } from './harness/env';
 
 const SERVICE = 'svc-token-0123456789abcdef';
@@ -153,6 +155,8 @@ test('two concurrent checkout starts: one 202, the other gets the same checkout 
   await w.worker.runUntil(async () => {
     await setupDirectory();
     const cartId = await newCart();
+    // A checkout needs an item.
+    expect((await call(`/carts/${cartId}/items`, { method: 'POST', body: { sku: 'SKU-1', quantity: 1 } })).status).toBe(201);
     const [a, b] = await Promise.all([call(`/carts/${cartId}/checkouts`, { method: 'POST' }), call(`/carts/${cartId}/checkouts`, { method: 'POST' })]);
     const statuses = [a.status, b.status].sort();
     expect([[200, 202], [202, 409]]).toContainEqual(statuses);
@@ -274,9 +278,29 @@ test('healthz answers 503 and names the part that is down', async () => {
     const port = (sick.server.address() as AddressInfo).port;
     const res = await fetch(`http://127.0.0.1:${port}/healthz`);
     expect(res.status).toBe(503);
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(await res.json()).toMatchObject({ temporal: 'ok', mongodb: expect.stringMatching(/^unreachable/) });
   } finally {
     await sick.close();
     await dead.close();
+  }
+});
+
+test('the API served by startApi (npm start, server.js): indexes made, including the TTL of idempotency keys from IDEMPOTENCY_TTL_S', async () => {
+  const settings = appSettings({
+    ...process.env,
+    MONGODB_DB: env.mongoDb,
+    API_PORT: String(await freePort()),
+    API_TOKENS: `${SERVICE}=service`,
+    IDEMPOTENCY_TTL_S: '600',
+    API_WAIT_MS: '5000',
+  });
+  const served = await startApi(settings, env.mongoUri, { log: () => undefined });
+  try {
+    const indexes = await env.mongo.db.collection('idempotency_keys').listIndexes().toArray();
+    expect(indexes).toContainEqual(expect.objectContaining({ name: 'ttl', key: { createdAt: 1 }, expireAfterSeconds: 600 }));
+    expect((await fetch(`${served.url}/healthz`)).status).toBe(200);
+  } finally {
+    await served.close();
   }
 });

@@ -1,14 +1,16 @@
 /** The checkout workflow on the real servers: lock, cancel, INVALID_OPERATION, add-to-cart, races, leases. */
-import { WorkflowFailedError } from '@temporalio/client';
+import { Client, Connection, WorkflowFailedError, WorkflowUpdateStage } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { CANCEL_ACTIVITY_TYPE, CANCEL_SIGNAL_NAME, CLOSED_CART_MESSAGE, checkoutWorkflowId, type CheckoutResult } from '../src/contract';
 import { CheckoutError } from '../src/errors';
-import { cancelCheckoutSignal, getCheckoutStateQuery } from '../workflows/messages';
+import { CheckoutClient } from '../src/client';
+import { dataConverter } from '../src/data-converter';
+import { cancelCheckoutSignal, getCheckoutStateQuery, placeOrderUpdate, waitForLockUpdate } from '../workflows/messages';
 import { eventually, insertForeignCart, newCartId, setupTestEnv, type TestEnv } from './harness/env';
-import { lastEvent, runsOf, signalsOf } from './harness/history';
+import { eventsWith, lastEvent, runsOf, signalsOf } from './harness/history';
 import { recordHistory } from './harness/record';
 
 let env: TestEnv;
@@ -95,7 +97,8 @@ test('a cart closed under a running checkout: the cancel fails with INVALID_OPER
     const cartId = newCartId();
     await insertForeignCart(env.carts, cartId);
     await env.checkout.startCheckout(cartId);
-    // Another service creates the order behind the checkout's back.
+    await waitReady(cartId);
+    // Another service creates the order behind the back of the checkout waiting for it.
     await env.carts.updateOne({ _id: cartId }, { $set: { status: 'Closed', orderId: 'order-elsewhere' }, $inc: { version: 1 } });
 
     const handle = handleOf(cartId);
@@ -366,4 +369,206 @@ test('a cart deleted under a running checkout: the step fails for good, the chec
     const history = await handleOf(cartId).fetchHistory();
     expect(runsOf(history, CANCEL_ACTIVITY_TYPE)[0]?.input).toEqual([expect.objectContaining({ reason: 'STEP_FAILED' })]);
   });
+});
+
+/** The failure a run ended with, from its result. */
+async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  expect((err as WorkflowFailedError).cause).toBeInstanceOf(ApplicationFailure);
+  return (err as WorkflowFailedError).cause as ApplicationFailure;
+}
+
+test('an order placed while the steps run waits for every step; a cancel after it interrupts nothing and is refused', async () => {
+  const w = await env.newWorker();
+  await w.worker.runUntil(async () => {
+    const cartId = newCartId();
+    await insertForeignCart(env.carts, cartId);
+    await env.checkout.startCheckout(cartId, { stepDelayMs: 600 });
+    const handle = handleOf(cartId);
+    expect((await handle.query(getCheckoutStateQuery)).phase).toBe('PROCESSING');
+    // The order is accepted first (it wins), then a cancel arrives while the steps still run.
+    const order = await handle.startUpdate(placeOrderUpdate, { args: [{}], waitForStage: WorkflowUpdateStage.ACCEPTED });
+    await expectCheckoutError(env.checkout.cancelCheckout(cartId, { reason: 'TOO_LATE' }), 'INVALID_OPERATION');
+    const { orderId } = await order.result();
+
+    const cart = await cartOf(cartId);
+    expect(cart).toMatchObject({ status: 'Closed', orderId });
+    // Taxes and Checkout Summary ran: the order carries its tax and total.
+    expect(cart.archivedSessions![0].totals).toMatchObject({ tax: expect.any(Number), total: expect.any(Number) });
+    const steps = runsOf(await handle.fetchHistory(), 'runCheckoutStep');
+    expect(steps.map((s) => s.completed !== undefined && !s.cancelRequested)).toEqual([true, true, true, true, true]);
+    expect(await handle.result()).toMatchObject({ outcome: 'ORDER_PLACED', orderId, refusedCancels: 1 });
+    await recordHistory('checkout-order-first-cancel-refused', handle);
+  });
+});
+
+test('a step that finds its lock gone ends the run at once with LOCK_LOST instead of waiting out the lease', async () => {
+  const w = await env.newWorker();
+  await w.worker.runUntil(async () => {
+    const cartId = newCartId();
+    await insertForeignCart(env.carts, cartId);
+    const started = await env.checkout.startCheckout(cartId, { stepDelayMs: 600, leaseMs: 60_000 });
+    await eventually('the first step to be processing', async () => ((await cartOf(cartId)).checkout?.isProcessing ? true : undefined));
+    // Someone else unlocks the cart behind the checkout's back (an operator, another service).
+    await env.carts.updateOne({ _id: cartId }, { $set: { status: 'Active' }, $unset: { checkout: '' }, $inc: { version: 1 } });
+
+    const handle = env.client.workflow.getHandle(checkoutWorkflowId(cartId), started.runId);
+    const failure = await failureOf(handle.result());
+    expect(failure.type).toBe('LOCK_LOST');
+    expect(failure.details?.[0]).toMatchObject({ errorCode: 'CHECKOUT_CONFLICT', cartId, reason: 'LOCK_LOST' });
+    await expectCheckoutError(env.checkout.checkoutResult(cartId, started.runId), 'CHECKOUT_CONFLICT');
+    const history = await handle.fetchHistory();
+    expect(lastEvent(history)?.workflowExecutionFailedEventAttributes?.failure?.applicationFailureInfo?.type).toBe('LOCK_LOST');
+    // It never waited for the order: no lease timer, no cancel of a cart it does not hold.
+    expect(eventsWith(history, 'timerStartedEventAttributes')).toHaveLength(0);
+    expect(runsOf(history, CANCEL_ACTIVITY_TYPE)).toHaveLength(0);
+    expect((await cartOf(cartId)).status).toBe('Active');
+    await recordHistory('checkout-lock-lost', handle);
+  });
+});
+
+test('a cancel releases a stale lock whose run was terminated (fenced by its session), and says so', async () => {
+  const w = await env.newWorker();
+  await w.worker.runUntil(async () => {
+    const cartId = newCartId();
+    await insertForeignCart(env.carts, cartId);
+    const started = await env.checkout.startCheckout(cartId);
+    await waitReady(cartId);
+    await handleOf(cartId).terminate('operator cleanup');
+    expect((await cartOf(cartId)).status).toBe('Checkout');
+
+    const answer = await env.checkout.cancelCheckout(cartId, { reason: 'STUCK', requestedBy: 'ops' });
+    expect(answer).toMatchObject({ cartId, canceled: true, staleLock: true, status: 'Active' });
+    const cart = await cartOf(cartId);
+    expect(cart.status).toBe('Active');
+    expect(cart.checkout ?? undefined).toBeUndefined();
+    expect(cart.archivedSessions).toHaveLength(1);
+    expect(cart.archivedSessions![0]).toMatchObject({
+      sessionId: started.runId,
+      isArchived: true,
+      backgroundOperation: { status: 'Canceled' },
+      cancelReason: 'STUCK',
+      canceledBy: 'ops',
+    });
+    // Once released there is nothing left to cancel; a new checkout takes the cart normally.
+    expect(await env.checkout.cancelCheckout(cartId)).toMatchObject({ canceled: false, status: 'Active' });
+    expect((await env.checkout.startCheckout(cartId)).started).toBe(true);
+    expect((await cartOf(cartId)).status).toBe('Checkout');
+    await env.checkout.cancelCheckout(cartId);
+  });
+});
+
+test('a start while a cancel is in flight gets a new checkout that holds the cart, not the ending one', async () => {
+  const cartId = newCartId();
+  await insertForeignCart(env.carts, cartId);
+  const first = await env.newWorker();
+  const before = await first.worker.runUntil(async () => {
+    const s = await env.checkout.startCheckout(cartId);
+    await waitReady(cartId);
+    return s;
+  });
+  // No worker runs: the cancel is in the history, not yet carried out, when the buyer clicks Checkout.
+  await env.checkout.cancelCheckout(cartId, { wait: false, reason: 'ADD_TO_CART' });
+  const second = await env.newWorker();
+  await second.worker.runUntil(async () => {
+    const after = await env.checkout.startCheckout(cartId);
+    expect(after.started).toBe(true);
+    expect(after.runId).not.toBe(before.runId);
+    const old = env.client.workflow.getHandle(checkoutWorkflowId(cartId), before.runId);
+    expect(await old.result()).toMatchObject({ outcome: 'CANCELED' });
+    const cart = await cartOf(cartId);
+    expect(cart.status).toBe('Checkout');
+    expect(cart.checkout?.sessionId).toBe(after.runId);
+    expect((await handleOf(cartId).describe()).status.name).toBe('RUNNING');
+    await env.checkout.cancelCheckout(cartId);
+  });
+});
+
+test('a cancelCheckout signal that cannot be decoded is rejected and listed; the checkout goes on and a later cancel works', async () => {
+  const w = await env.newWorker();
+  await w.worker.runUntil(async () => {
+    const cartId = newCartId();
+    await insertForeignCart(env.carts, cartId);
+    await env.checkout.startCheckout(cartId);
+    await waitReady(cartId);
+    const send = (encoding: string, data: Buffer) =>
+      env.client.workflowService.signalWorkflowExecution({
+        namespace: env.temporal.namespace,
+        workflowExecution: { workflowId: checkoutWorkflowId(cartId) },
+        signalName: CANCEL_SIGNAL_NAME,
+        input: { payloads: [{ metadata: { encoding: Buffer.from(encoding) }, data }] },
+        identity: 'legacy-service',
+      });
+    await send('binary/protobuf', Buffer.from([0x0a, 0x03, 0x66, 0x6f, 0x6f]));
+    await send('json/plain', Buffer.from('{"reason": "BROKEN'));
+
+    const view = await eventually('both signals to be rejected', async () => {
+      const v = await handleOf(cartId).query(getCheckoutStateQuery);
+      return (v.rejectedSignals?.length ?? 0) >= 2 ? v : undefined;
+    });
+    expect(view.phase).toBe('READY');
+    expect(view.cancelRequested).toBeUndefined();
+    expect(view.rejectedSignals).toEqual([
+      expect.objectContaining({ signal: CANCEL_SIGNAL_NAME, encoding: 'binary/protobuf' }),
+      expect.objectContaining({ signal: CANCEL_SIGNAL_NAME, encoding: 'json/plain' }),
+    ]);
+    expect((await cartOf(cartId)).status).toBe('Checkout');
+
+    expect(await env.checkout.cancelCheckout(cartId, { reason: 'REQUESTED' })).toMatchObject({ canceled: true, status: 'Active' });
+    const history = await handleOf(cartId).fetchHistory();
+    expect(eventsWith(history, 'workflowTaskFailedEventAttributes')).toHaveLength(0);
+    expect(runsOf(history, CANCEL_ACTIVITY_TYPE)).toHaveLength(1);
+    await recordHistory('checkout-rejected-signals', handleOf(cartId));
+  });
+});
+
+test('repeated starts of a held cart answer from the running checkout without an Update each', async () => {
+  const w = await env.newWorker();
+  await w.worker.runUntil(async () => {
+    const cartId = newCartId();
+    await insertForeignCart(env.carts, cartId);
+    const first = await env.checkout.startCheckout(cartId);
+    await waitReady(cartId);
+    for (let i = 0; i < 5; i++) {
+      expect(await env.checkout.startCheckout(cartId)).toMatchObject({ runId: first.runId, started: false, view: { phase: 'READY' } });
+    }
+    const history = await handleOf(cartId).fetchHistory();
+    expect(eventsWith(history, 'workflowExecutionUpdateAcceptedEventAttributes')).toHaveLength(1);
+    await env.checkout.cancelCheckout(cartId);
+  });
+});
+
+test("Temporal's in-flight Update limit surfaces as RATE_LIMITED, not a raw gRPC error", async () => {
+  // Without the SDK's gRPC retry interceptor (it retries RESOURCE_EXHAUSTED for about a minute and a
+  // half before giving up with the same error), so the refusal is seen at once.
+  const connection = await Connection.connect({ ...env.temporal.connectionOptions, interceptors: [] });
+  const client = new Client({ connection, namespace: env.temporal.namespace, dataConverter });
+  // A task queue no worker polls: the run never takes its first task, so its Updates stay in flight.
+  const taskQueue = `${env.taskQueue}-unpolled`;
+  const checkout = new CheckoutClient({ client, carts: env.carts, taskQueue });
+  const cartId = newCartId();
+  await insertForeignCart(env.carts, cartId);
+  const handle = await client.workflow.start('checkoutWorkflow', { workflowId: checkoutWorkflowId(cartId), taskQueue, args: [{ cartId }] });
+  let refused = 0;
+  const pending = Array.from({ length: 12 }, () =>
+    handle.startUpdate(waitForLockUpdate, { waitForStage: WorkflowUpdateStage.ACCEPTED }).then(
+      () => undefined,
+      () => {
+        refused++;
+      },
+    ),
+  );
+  try {
+    await eventually('the server to refuse Updates over its in-flight limit', async () => (refused >= 2 ? true : undefined));
+    const err = await expectCheckoutError(checkout.startCheckout(cartId), 'RATE_LIMITED');
+    expect(err.message).toMatch(/retry/);
+  } finally {
+    await handle.terminate();
+    await Promise.all(pending);
+    await connection.close();
+  }
 });

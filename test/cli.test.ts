@@ -246,6 +246,8 @@ test('bad arguments exit 2 with INVALID_INPUT before any server call, and write 
     ['add-item', cartId, 'SKU-1', '1', '--unit-price', 'free'],
     ['add-item', 'cart with spaces', 'SKU-1', '1'],
     ['add-item', cartId, 'SKU-1'],
+    ['add-item', cartId, 'SKU-1', '1', '--request-id', 'has space'],
+    ['add-item', cartId, 'SKU-1', '1', '--request-id', ''],
     ['start', cartId, '--lease-ms', '0'],
     ['start', cartId, '--lease-ms', 'soon'],
     ['cancel', cartId, '--reason', ''],
@@ -294,13 +296,36 @@ test('an unknown cart: cancel, status and start exit 3 with NOT_FOUND', async ()
   });
 });
 
-test('create-cart with an id that exists exits 6 with CHECKOUT_CONFLICT and leaves the cart alone', async () => {
+test('create-cart with an id that exists: the same fields again answer the cart (a retry), other fields exit 6 with CHECKOUT_CONFLICT', async () => {
   const cartId = newCartId();
-  await insertForeignCart(env.carts, cartId);
+  const args = ['create-cart', '--webstore', 'store-1', '--account', 'acct-1', '--cart-id', cartId, '--item', 'SKU-1:2'];
+  const first = await cliJson(args);
+  expect(first.code).toBe(0);
+  const again = await cliJson(args);
+  expect(again).toEqual(first);
+  expect(await env.carts.countDocuments({ _id: cartId })).toBe(1);
+
   const before = await cartOf(cartId);
   const r = await cli(['create-cart', '--webstore', 'store-2', '--account', 'acct-2', '--cart-id', cartId]);
-  expect(r).toEqual({ code: 6, stdout: '', stderr: `error CHECKOUT_CONFLICT: Cart ${cartId} already exists.\n` });
+  expect(r).toEqual({ code: 6, stdout: '', stderr: `error CHECKOUT_CONFLICT: Cart ${cartId} already exists with other fields.\n` });
   expect(await cartOf(cartId)).toEqual(before);
+});
+
+test('add-item --request-id: running the command again answers the same result and adds once', async () => {
+  const w = await env.newWorker();
+  await w.worker.runUntil(async () => {
+    const cartId = newCartId();
+    await insertForeignCart(env.carts, cartId);
+    const args = ['add-item', cartId, 'SKU-7', '3', '--request-id', `ticket-${cartId}`];
+    const first = await cliJson(args);
+    expect(first).toMatchObject({ code: 0, doc: { requestId: `ticket-${cartId}`, items: [{ sku: 'SKU-1', quantity: 2 }, { sku: 'SKU-7', quantity: 3 }] } });
+    const again = await cliJson(args);
+    expect(again).toEqual(first);
+    expect((await cartOf(cartId)).items).toEqual([{ sku: 'SKU-1', quantity: 2 }, { sku: 'SKU-7', quantity: 3 }]);
+    // Without one, the command says which id it used, so an operator can repeat it safely.
+    const human = await cli(['add-item', cartId, 'SKU-8', '1']);
+    expect(human.stdout).toMatch(/request id \S+ \(repeat with --request-id \S+ to retry without adding twice\)/);
+  });
 });
 
 test('configuration and connection problems exit 1 with a clear code', async () => {

@@ -2,8 +2,8 @@
  * What an operator sees in the Temporal Web UI, in a real browser (Debian's chromium driven by
  * playwright-core): a checkout that ends in INVALID_OPERATION and one cancelled by add to cart, found
  * by `CartId="…"`, their histories showing the cancel signal, the cancel activity and the failure;
- * and a running checkout's summary, current details and lease timer. Saves the screenshots the README
- * shows (docs/screenshots/). Also checks what the UI reads: the search attributes (the same list
+ * and a running checkout's summary, current details and lease timer. Saves screenshots to .data/screenshots/
+ * (docs/screenshots/, which the README shows, with `npm run screenshots`). Also checks what the UI reads: the search attributes (the same list
  * query as `temporal workflow list --query`) and a summary on every scheduled activity.
  *
  * The browser part needs the Web UI (the dev server of the test stack serves one; with a server of
@@ -23,7 +23,9 @@ import { CHROMIUM_PATHS, findChromium, launchChromium, type Browser } from './ha
 import { eventually, insertForeignCart, setupTestEnv, type TestEnv } from './harness/env';
 import { scheduledActivities } from './harness/history';
 
-const SCREENSHOTS = path.join(__dirname, '..', 'docs', 'screenshots');
+// Tests write their screenshots to an ignored folder; `npm run screenshots` refreshes the committed
+// ones in docs/screenshots/ on purpose.
+const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === '1' ? path.join(__dirname, '..', 'docs', 'screenshots') : path.join(__dirname, '..', '.data', 'screenshots');
 const uiUrl = process.env.TEMPORAL_UI_URL?.replace(/\/+$/, '');
 const chromiumPath = findChromium();
 const inCi = process.env.CI === 'true' || process.env.CI === '1';
@@ -60,8 +62,10 @@ async function runCheckouts(): Promise<Checkouts> {
     const invalidCart = uiCartId('ui-closed');
     await insertForeignCart(env.carts, invalidCart);
     const started = await env.checkout.startCheckout(invalidCart, { requestedBy: 'svc-storefront' });
-    await env.carts.updateOne({ _id: invalidCart }, { $set: { status: 'Closed', orderId: 'order-elsewhere' }, $inc: { version: 1 } });
     const handle = env.client.workflow.getHandle(checkoutWorkflowId(invalidCart), started.runId);
+    // Closed while the checkout holds it waiting for the order (a step that finds it closed ends the run with LOCK_LOST).
+    await eventually('the checkout to be READY', async () => ((await handle.query(getCheckoutStateQuery)).phase === 'READY' ? true : undefined));
+    await env.carts.updateOne({ _id: invalidCart }, { $set: { status: 'Closed', orderId: 'order-elsewhere' }, $inc: { version: 1 } });
     await handle.signal(cancelCheckoutSignal, { reason: 'REQUESTED', requestedBy: 'svc-support' });
     await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
 

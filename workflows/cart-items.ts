@@ -7,6 +7,9 @@ import { cartItemsSummary } from './summaries';
 const { changeCartItems } = proxyActivities<Activities>({
   // Waiting for a running checkout to cancel is part of the change.
   startToCloseTimeout: '2m',
+  // The activity heartbeats while it waits (every second), so a lost worker's attempt is retried
+  // within seconds, not minutes; the retry is exactly-once through the change's request id.
+  heartbeatTimeout: '5s',
   retry: { initialInterval: '200ms', maximumInterval: '10s', nonRetryableErrorTypes: BUSINESS_ERROR_TYPES },
 });
 

@@ -24,6 +24,7 @@ import type { Activities } from '../activities';
 import {
   BACKGROUND_STEPS,
   BUSINESS_ERROR_TYPES,
+  CANCEL_SIGNAL_NAME,
   ERROR_CODES,
   cancelRequestProblem,
   cartIdProblem,
@@ -34,8 +35,10 @@ import {
   type CheckoutResult,
   type CheckoutView,
   type ErrorCode,
+  type RejectedSignal,
 } from '../src/contract';
 import { cancelCheckoutSignal, cancelCheckoutUpdate, getCheckoutStateQuery, placeOrderUpdate, waitForLockUpdate } from './messages';
+import { isUndecodablePayload, type UndecodablePayload } from './payload-converter';
 import { cancelSummary, checkoutDetails, leaseSummary, lockSummary, placeOrderSummary, stepSummary, type DetailsContext } from './summaries';
 
 export const DEFAULT_LEASE_MS = 30 * 60 * 1000;
@@ -46,6 +49,19 @@ export const DEFAULT_LEASE_MS = 30 * 60 * 1000;
  * deterministic. Remove with deprecatePatch once no such checkout can still run (leases are 30 min).
  */
 const FINAL_STATE_PATCH = 'checkout-state-at-end';
+
+/**
+ * Before this patch a cancel that arrived after the order interrupted the background steps, and a
+ * step that failed after the order still let the order through: orders were placed without taxes or
+ * totals. Histories without its marker keep the old commands when replayed.
+ */
+const ORDER_WAITS_FOR_STEPS_PATCH = 'order-waits-for-steps';
+
+/** Before this patch a run whose step found the cart no longer held waited out its lease. */
+const LOCK_LOST_PATCH = 'lock-lost-ends-run';
+
+/** How many unreadable signals the view keeps for operators (the count goes on). */
+const MAX_REJECTED_SIGNALS = 10;
 
 const retry: ActivityOptions['retry'] = {
   initialInterval: '200ms',
@@ -95,7 +111,35 @@ function rethrowAsWorkflowFailure(failure: ApplicationFailure, activityFailure: 
   });
 }
 
+/** The failure of a run whose cart was taken from it; pending orders get INVALID_OPERATION with this message. */
+function lockLost(cartId: string): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: 'LOCK_LOST',
+    message: 'This checkout no longer holds the cart (cancelled, closed or taken over elsewhere); it ended without an order.',
+    nonRetryable: true,
+    details: [{ errorCode: 'CHECKOUT_CONFLICT', httpStatus: ERROR_CODES.CHECKOUT_CONFLICT, cartId, reason: 'LOCK_LOST' }],
+  });
+}
+
 type Settled<T> = { ok: T } | { failure: ApplicationFailure };
+
+/**
+ * The buyer's and the services' requests, in arrival order. The first request wins, because it is
+ * the one the other side was answered on: a cancel that came first refuses every later order and
+ * interrupts the steps; an order that came first waits until every step has completed (an order is
+ * never placed on a cart whose taxes and total were not computed), a later cancel interrupts nothing
+ * and is refused with INVALID_OPERATION once the order is placed.
+ */
+interface Requests {
+  first?: 'cancel' | 'order';
+  cancel?: CancelCheckoutRequest;
+  order: boolean;
+  /** The steps must stop: a cancel won (or the history predates ORDER_WAITS_FOR_STEPS_PATCH). */
+  stopSteps: boolean;
+}
+
+/** How the background steps ended, when not all of them completed. */
+type StepsEnd = { lockLost: true } | { failure: ApplicationFailure } | undefined;
 
 export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutResult> {
   const info = workflowInfo();
@@ -115,9 +159,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
   const showDetails = () => setCurrentDetails(checkoutDetails(view, details));
   let searchable = false;
 
-  let cancelRequest: CancelCheckoutRequest | undefined;
-  let orderRequested = false;
-  let firstRequest: 'cancel' | 'order' | undefined;
+  const requests: Requests = { order: false, stopSteps: false };
   let cancelSettled: Settled<CancelOutcome> | undefined;
   let orderSettled: Settled<{ orderId: string }> | undefined;
   let stepsScope: CancellationScope | undefined;
@@ -126,15 +168,28 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
   // Handlers are registered before the first await, so no signal or update delivered with the
   // first workflow task is lost. Signals are not deduplicated: only the first cancel counts.
   const requestCancel = (req: CancelCheckoutRequest | undefined): void => {
-    if (cancelRequest) return;
-    cancelRequest = normalizeCancelRequest(req);
-    firstRequest ??= 'cancel';
-    view.cancelRequested = cancelRequest;
-    log.info('cancel requested', { cartId, reason: cancelRequest.reason, requestedBy: cancelRequest.requestedBy });
+    if (requests.cancel) return;
+    const cancel = normalizeCancelRequest(req);
+    requests.cancel = cancel;
+    requests.first ??= 'cancel';
+    view.cancelRequested = cancel;
+    log.info('cancel requested', { cartId, reason: cancel.reason, requestedBy: cancel.requestedBy, first: requests.first });
     showDetails();
+    const stepsAhead = view.phase === 'LOCKING' || view.phase === 'PROCESSING';
+    if (requests.first === 'order' && stepsAhead && patched(ORDER_WAITS_FOR_STEPS_PATCH)) return;
+    requests.stopSteps = true;
     stepsScope?.cancel();
   };
+  /** A signal whose argument could not be decoded: not a request of anyone we can read, so it changes nothing. */
+  const rejectSignal = (signal: string, payload: UndecodablePayload): void => {
+    const rejected: RejectedSignal = { signal, encoding: payload.encoding, problem: payload.problem };
+    view.rejectedSignals = [...(view.rejectedSignals ?? []), rejected].slice(-MAX_REJECTED_SIGNALS);
+    details.rejectedSignalCount = (details.rejectedSignalCount ?? 0) + 1;
+    log.warn('rejected a signal whose argument could not be decoded; the checkout goes on', { cartId, ...rejected, bytes: payload.bytes });
+    showDetails();
+  };
   setHandler(cancelCheckoutSignal, (req) => {
+    if (isUndecodablePayload(req)) return rejectSignal(CANCEL_SIGNAL_NAME, req);
     const problem = cancelRequestProblem(req);
     if (problem) {
       // A signal cannot be refused; a malformed one still cancels, with the default reason.
@@ -155,6 +210,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
     },
     {
       validator: (req) => {
+        if (isUndecodablePayload(req)) throw invalid('INVALID_INPUT', `the cancel request could not be decoded: ${req.problem}`, cartId);
         const problem = cancelRequestProblem(req);
         if (problem) throw invalid('INVALID_INPUT', problem, cartId);
         if (orderSettled && 'ok' in orderSettled) throw invalid('INVALID_OPERATION', "A cart can't be canceled after it's closed.", cartId);
@@ -164,16 +220,18 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
   setHandler(
     placeOrderUpdate,
     async (_req) => {
-      orderRequested = true;
-      firstRequest ??= 'order';
+      requests.order = true;
+      requests.first ??= 'order';
       await condition(() => orderSettled !== undefined);
       const settled = orderSettled!;
       if ('failure' in settled) throw settled.failure;
       return settled.ok;
     },
     {
-      validator: (_req) => {
-        if (cancelRequest) throw invalid('INVALID_OPERATION', 'The checkout is being canceled; no order can be placed.', cartId);
+      validator: (req) => {
+        if (isUndecodablePayload(req)) throw invalid('INVALID_INPUT', `the order request could not be decoded: ${req.problem}`, cartId);
+        // A cancel that came first wins; a repeated order after a first one joins it (same order id).
+        if (requests.first === 'cancel') throw invalid('INVALID_OPERATION', 'The checkout is being canceled; no order can be placed.', cartId);
         if (view.phase === 'DONE') throw invalid('INVALID_OPERATION', 'The checkout has ended.', cartId);
       },
     },
@@ -187,9 +245,9 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
   });
 
   /** Ends the workflow Failed with `final`, after every waiting handler has its answer. */
-  const failWith = async (final: ApplicationFailure): Promise<ApplicationFailure> => {
+  const failWith = async (final: ApplicationFailure, cancelAnswer?: CancelOutcome): Promise<ApplicationFailure> => {
     lockSettled ??= { failure: final };
-    cancelSettled ??= { failure: final };
+    cancelSettled ??= cancelAnswer ? { ok: cancelAnswer } : { failure: final };
     orderSettled ??= { failure: final };
     view.phase = 'DONE';
     view.state = 'Error';
@@ -244,18 +302,17 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
   view.phase = 'PROCESSING';
   showDetails();
   lockSettled = { ok: true };
-  let lockLost = false;
-  let stepFailure: ApplicationFailure | undefined;
+  let stepsEnd: StepsEnd;
   try {
     await CancellationScope.cancellable(async () => {
       stepsScope = CancellationScope.current();
       for (const step of BACKGROUND_STEPS) {
-        if (cancelRequest) return;
+        if (requests.stopSteps) return;
         const result = await runCheckoutStep.executeWithOptions({ summary: stepSummary(step, cartId) }, [
           { cartId, sessionId, step, ...(input.stepDelayMs ? { delayMs: input.stepDelayMs } : {}) },
         ]);
         if (!result.held) {
-          lockLost = true;
+          stepsEnd = { lockLost: true };
           return;
         }
         setState(step);
@@ -267,21 +324,33 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
       // cart like any cancel, then fail with that error so the buyer is never left locked.
       const failure = businessFailure(err);
       if (!failure) throw err;
-      stepFailure = rethrowAsWorkflowFailure(failure, err);
+      stepsEnd = { failure: rethrowAsWorkflowFailure(failure, err) };
       requestCancel({ reason: 'STEP_FAILED', requestedBy: 'checkout' });
     }
   }
   stepsScope = undefined;
+  const stepFailure = stepsEnd && 'failure' in stepsEnd ? stepsEnd.failure : undefined;
+
+  if (stepsEnd && 'lockLost' in stepsEnd) {
+    log.warn('the cart lock was taken from this checkout while its steps ran', { cartId });
+    // The cart is no longer ours (cancelled, closed or superseded elsewhere): holding nothing until
+    // the lease ends would let starts join a dead checkout and orders fail later. End now, saying why.
+    if (patched(LOCK_LOST_PATCH)) {
+      orderSettled ??= { failure: invalid('INVALID_OPERATION', 'This checkout lost its lock on the cart; no order was placed.', cartId) };
+      throw await failWith(lockLost(cartId), { cartId, canceled: false, reason: requests.cancel?.reason ?? 'LOCK_LOST' });
+    }
+  }
 
   // 3. Hold the lock until the buyer orders, someone cancels, or the lease runs out.
   view.phase = 'READY';
   showDetails();
-  if (lockLost) log.warn('the cart lock was taken from this checkout while its steps ran', { cartId });
-  const decided = await condition(() => cancelRequest !== undefined || orderRequested, leaseMs, { summary: leaseSummary(cartId, leaseMs) });
+  const decided = await condition(() => requests.cancel !== undefined || requests.order, leaseMs, { summary: leaseSummary(cartId, leaseMs) });
   if (!decided) requestCancel({ reason: 'EXPIRED', requestedBy: 'lease' });
 
+  // An order that came first is placed only if every step completed.
+  const orderWins = requests.first === 'order' && !(stepFailure && patched(ORDER_WAITS_FOR_STEPS_PATCH));
   let result: CheckoutResult;
-  if (firstRequest === 'order') {
+  if (orderWins) {
     view.phase = 'PLACING_ORDER';
     const orderId = `order-${uuid4()}`;
     showDetails();
@@ -297,10 +366,10 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
       if (!failure) throw err;
       throw await failWith(rethrowAsWorkflowFailure(failure, err));
     }
-    if (cancelRequest) {
+    if (requests.cancel) {
       // A cancel that came after the order: run it anyway so the history shows it was refused.
       try {
-        await cancelCartAsyncOperation.executeWithOptions({ summary: cancelSummary(cancelRequest) }, [{ cartId, sessionId, ...cancelRequest }]);
+        await cancelCartAsyncOperation.executeWithOptions({ summary: cancelSummary(requests.cancel) }, [{ cartId, sessionId, ...requests.cancel }]);
         cancelSettled = { failure: invalid('INVALID_OPERATION', "A cart can't be canceled after it's closed.", cartId) };
       } catch (err) {
         const failure = businessFailure(err);
@@ -311,9 +380,13 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
     }
   } else {
     view.phase = 'CANCELING';
-    const cancel = cancelRequest!;
+    const cancel = requests.cancel!;
     showDetails();
-    orderSettled ??= { failure: invalid('INVALID_OPERATION', 'The checkout was canceled; no order was placed.', cartId) };
+    orderSettled ??= {
+      failure: stepFailure
+        ? invalid('INVALID_OPERATION', `A step of the checkout failed (${stepFailure.message}); no order was placed.`, cartId)
+        : invalid('INVALID_OPERATION', 'The checkout was canceled; no order was placed.', cartId),
+    };
     try {
       const outcome = await cancelCartAsyncOperation.executeWithOptions({ summary: cancelSummary(cancel) }, [{ cartId, sessionId, ...cancel }]);
       cancelSettled = { ok: outcome };

@@ -45,6 +45,8 @@ export interface DetailsContext {
   leaseMs?: number;
   /** Set when the checkout ends in a business failure. */
   failure?: { type: string; message: string };
+  /** Signals whose argument could not be decoded (the view lists the last ones). */
+  rejectedSignalCount?: number;
 }
 
 /**
@@ -71,6 +73,10 @@ export function checkoutDetails(view: CheckoutView, ctx: DetailsContext): string
   if (view.orderId) lines.push(`**order** ${view.orderId}`);
   if (view.outcome) lines.push(`**outcome** ${view.outcome}`);
   if (ctx.failure) lines.push(`**failed** ${ctx.failure.type}: ${ctx.failure.message}`);
+  const lastRejected = view.rejectedSignals?.at(-1);
+  if (ctx.rejectedSignalCount && lastRejected) {
+    lines.push(`**rejected signals** ${ctx.rejectedSignalCount} undecodable (last: ${lastRejected.signal}, ${lastRejected.encoding}: ${lastRejected.problem})`);
+  }
   return lines.join('  \n');
 }
 

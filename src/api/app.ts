@@ -4,16 +4,19 @@
  * Errors are `[{ errorCode, message }]` with the statuses of DOMAIN.md.
  */
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Client } from '@temporalio/client';
+import { isGrpcDeadlineError, WorkflowUpdateRPCTimeoutOrCancelledError, type Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
 import { randomUUID } from 'node:crypto';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CheckoutClient } from '../client';
-import type { ApiRole } from '../config';
-import { CART_ID_PATTERN, ERROR_CODES, MAX_QUANTITY, SKU_PATTERN } from '../contract';
+import { DEFAULTS, type ApiRole } from '../config';
+import { CART_ID_PATTERN, MAX_QUANTITY, SKU_PATTERN, checkoutWorkflowId, type ItemChange } from '../contract';
 import { cartView, type CartDoc, type CartView } from '../db/carts';
 import { Directory } from '../db/directory';
+import { IdempotencyStore } from '../db/idempotency';
 import { CheckoutError } from '../errors';
+import { BODY_LIMIT, HttpError, RETRY_AFTER_S, describeError } from './errors';
+import { keepOpen, registerIdempotency, requestIdOf, sha256, uuidOf } from './idempotency';
 
 export interface ApiDeps {
   checkout: CheckoutClient;
@@ -23,20 +26,13 @@ export interface ApiDeps {
   /** The Temporal SDK runtime's Prometheus endpoint, appended to /metrics when given. */
   temporalMetricsUrl?: string;
   log?: (entry: Record<string, unknown>) => void;
+  /** How long a request waits on a workflow before answering 202 or 503 (API_WAIT_MS). */
+  waitMs?: number;
+  /** How long Idempotency-Keys are kept (IDEMPOTENCY_TTL_S). */
+  idempotencyTtlS?: number;
 }
 
-export const BODY_LIMIT = 1024 * 1024;
-
-/** An error the API answers with: a status and a code (the domain's, or UNAUTHENTICATED / INTERNAL_ERROR). */
-export class HttpError extends Error {
-  constructor(
-    readonly statusCode: number,
-    readonly errorCode: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { BODY_LIMIT, HttpError };
 
 const ID = { type: 'string', minLength: 1, maxLength: 128, pattern: CART_ID_PATTERN.source } as const;
 const SKU = { type: 'string', minLength: 1, maxLength: 128, pattern: SKU_PATTERN.source } as const;
@@ -62,6 +58,8 @@ const buyerHeaders = {
 
 interface Auth {
   role: ApiRole;
+  /** The token's identity: a hash, never the token. Scopes Idempotency-Keys. */
+  tokenId: string;
 }
 
 declare module 'fastify' {
@@ -73,6 +71,10 @@ declare module 'fastify' {
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const directory = new Directory(deps.db);
   const carts = deps.db.collection<CartDoc>('carts');
+  const waitMs = deps.waitMs ?? DEFAULTS.apiWaitMs;
+  const idempotency = new IdempotencyStore(deps.db, deps.idempotencyTtlS ?? DEFAULTS.idempotencyTtlS);
+  /** Every Temporal call fn makes gets the API's deadline, so no request waits on a lost worker for long. */
+  const withinWait = <T>(fn: () => Promise<T>, ms = waitMs): Promise<T> => deps.checkout.client.withDeadline(Date.now() + ms, fn);
   const app = Fastify({
     bodyLimit: BODY_LIMIT,
     // Long ids reach the schema (400 INVALID_INPUT) instead of the router's bare 414.
@@ -124,8 +126,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   // ---- errors
   app.setErrorHandler((err: FastifyError | Error, req, reply) => {
-    const { status, errorCode, message } = describeError(err);
-    if (status >= 500) deps.log?.({ level: 'error', msg: 'request failed', reqId: req.id, error: String(err), stack: err.stack });
+    const { status, errorCode, message, retryAfterS } = describeError(err);
+    if (status >= 500) {
+      deps.log?.({ level: status === 503 ? 'warn' : 'error', msg: 'request failed', reqId: req.id, error: String(err), stack: err.stack });
+    }
+    if (retryAfterS) void reply.header('retry-after', String(retryAfterS));
     void reply.status(status).send([{ errorCode, message }]);
   });
   app.setNotFoundHandler((req, reply) => {
@@ -138,9 +143,19 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     if (path === '/healthz' || path === '/metrics') return;
     const header = req.headers.authorization;
     const match = typeof header === 'string' ? /^Bearer ([^\s]+)$/.exec(header) : null;
-    const role = match ? deps.tokens.get(match[1]) : undefined;
-    if (!role) throw new HttpError(401, 'UNAUTHENTICATED', 'A valid bearer token is required (Authorization: Bearer <token>).');
-    req.auth = { role };
+    const token = match?.[1];
+    const role = token ? deps.tokens.get(token) : undefined;
+    if (!token || !role) throw new HttpError(401, 'UNAUTHENTICATED', 'A valid bearer token is required (Authorization: Bearer <token>).');
+    req.auth = { role, tokenId: sha256(token).slice(0, 24) };
+  });
+
+  registerIdempotency(app, {
+    store: idempotency,
+    inFlightWaitMs: Math.min(2000, waitMs),
+    // Longer than any request can run: its Temporal waits, the fallbacks, MongoDB timeouts.
+    claimMs: 2 * waitMs + 60_000,
+    scope: (req) => req.auth?.tokenId ?? 'none',
+    ...(deps.log ? { log: deps.log } : {}),
   });
 
   // A POST without a body is an empty object, so routes whose body is optional accept both.
@@ -175,7 +190,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   // ---- health and metrics
   app.get('/healthz', async (_req, reply) => {
     const [temporal, mongodb] = await Promise.all([
-      deps.temporal.workflowService.getSystemInfo({}).then(
+      deps.temporal.withDeadline(Date.now() + 3000, () => deps.temporal.workflowService.getSystemInfo({})).then(
         () => 'ok',
         (e: Error) => `unreachable: ${e.message}`,
       ),
@@ -184,7 +199,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         (e: Error) => `unreachable: ${e.message}`,
       ),
     ]);
-    void reply.status(temporal === 'ok' && mongodb === 'ok' ? 200 : 503).send({ temporal, mongodb });
+    const ok = temporal === 'ok' && mongodb === 'ok';
+    if (!ok) void reply.header('retry-after', String(RETRY_AFTER_S.UNAVAILABLE));
+    return reply.status(ok ? 200 : 503).send({ temporal, mongodb });
   });
   app.get('/metrics', async (_req, reply) => {
     let text = await registry.metrics();
@@ -196,7 +213,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         text += `\n# Temporal SDK runtime metrics unavailable: ${(err as Error).message}\n`;
       }
     }
-    void reply.type(registry.contentType).send(text);
+    return reply.type(registry.contentType).send(text);
   });
 
   // ---- admin
@@ -231,8 +248,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       if (!(await directory.isMember(req.params.webstoreId, accountId))) {
         throw new CheckoutError('INSUFFICIENT_ACCESS', 'The effective account is not a member of this store.', {});
       }
-      const cart = await deps.checkout.createCart({ webstoreId: req.params.webstoreId, accountId, cartId: randomUUID() });
-      void reply.status(201).send(publicCart(cart));
+      // With an Idempotency-Key the cart id comes from it: a retry whose first answer was lost finds that cart.
+      const cart = await deps.checkout.createCart({ webstoreId: req.params.webstoreId, accountId, cartId: uuidOf(req) ?? randomUUID() });
+      return reply.status(201).send(publicCart(cart));
     },
   );
 
@@ -252,13 +270,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       },
     },
     async (req, reply) => {
-      await ownedCart(req);
       const { sku, quantity, unitPrice } = req.body;
-      const result = await deps.checkout.addItem(req.params.cartId, sku, quantity, {
-        ...(unitPrice !== undefined ? { unitPrice } : {}),
-        requestedBy: requester(req),
-      });
-      void reply.status(201).send(result);
+      return changeItems(req, reply, { op: 'add', sku, quantity, ...(unitPrice !== undefined ? { unitPrice } : {}) }, 201);
     },
   );
   app.patch<{ Params: { cartId: string; sku: string }; Body: { quantity: number } }>(
@@ -270,19 +283,36 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         body: body({ quantity: { type: 'integer', minimum: 0, maximum: MAX_QUANTITY } }, ['quantity']),
       },
     },
-    async (req) => {
-      await ownedCart(req);
-      return deps.checkout.setItemQuantity(req.params.cartId, req.params.sku, req.body.quantity, requester(req));
-    },
+    async (req, reply) => changeItems(req, reply, { op: 'set', sku: req.params.sku, quantity: req.body.quantity }, 200),
   );
   app.delete<{ Params: { cartId: string; sku: string } }>(
     '/carts/:cartId/items/:sku',
     { schema: { params: params('cartId', 'sku'), headers: buyerHeaders } },
-    async (req) => {
-      await ownedCart(req);
-      return deps.checkout.removeItem(req.params.cartId, req.params.sku, requester(req));
-    },
+    async (req, reply) => changeItems(req, reply, { op: 'remove', sku: req.params.sku }, 200),
   );
+
+  /**
+   * An item change, exactly once per request id (from the Idempotency-Key, else new). When it is not
+   * done within the wait, 202: it completes durably, and the same request with the same key answers
+   * its result (the first attempt's, never a second change).
+   */
+  const changeItems = async (req: FastifyRequest<{ Params: { cartId: string } }>, reply: FastifyReply, change: ItemChange, status: number) => {
+    await ownedCart(req);
+    const answer = await deps.checkout.changeItemsWithin(req.params.cartId, change, waitMs, {
+      requestedBy: requester(req),
+      requestId: requestIdOf(req) ?? randomUUID(),
+    });
+    if ('accepted' in answer) {
+      keepOpen(req);
+      return reply.status(202).send({
+        ...answer,
+        message: req.idempotency
+          ? 'The change was accepted and completes durably; repeat this request with the same Idempotency-Key for its result.'
+          : 'The change was accepted and completes durably; GET the cart to see it (send an Idempotency-Key to be able to ask for the result).',
+      });
+    }
+    return reply.status(status).send(answer);
+  };
 
   // ---- checkout
   app.post<{ Params: { cartId: string } }>(
@@ -290,8 +320,27 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     { schema: { params: params('cartId'), headers: buyerHeaders, body: EMPTY_BODY } },
     async (req, reply) => {
       await ownedCart(req);
-      const started = await deps.checkout.startCheckout(req.params.cartId, { requestedBy: requester(req) });
-      void reply.status(started.started ? 202 : 200).send({
+      const cartId = req.params.cartId;
+      let started;
+      try {
+        started = await withinWait(() => deps.checkout.startCheckout(cartId, { requestedBy: requester(req) }));
+      } catch (err) {
+        if (!waitExpired(err)) throw err;
+        // No lock within the wait (no worker?): the start itself is durable once the run exists.
+        const runId = await withinWait(() => deps.checkout.client.workflow.getHandle(checkoutWorkflowId(cartId)).describe(), 3000).then(
+          (d) => (d.status.name === 'RUNNING' ? d.runId : undefined),
+          () => undefined,
+        );
+        if (!runId) throw err;
+        keepOpen(req);
+        return reply.status(202).send({
+          checkoutId: checkoutWorkflowId(cartId),
+          runId,
+          accepted: true,
+          message: 'The checkout was started; it locks the cart when a worker runs it. GET the cart to see its state.',
+        });
+      }
+      return reply.status(started.started ? 202 : 200).send({
         checkoutId: started.checkoutId,
         runId: started.runId,
         status: 'Checkout',
@@ -315,17 +364,29 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     },
     async (req, reply) => {
       await ownedCart(req);
-      const wait = req.query.wait !== 'false';
-      const answer = await deps.checkout.cancelCheckout(req.params.cartId, {
-        wait,
-        reason: req.query.reason ?? 'REQUESTED',
-        requestedBy: requester(req),
-      });
-      if ('accepted' in answer) {
-        void reply.status(202).send({ ...answer, message: 'The cancel request was accepted; the cart is unlocked shortly.' });
-        return;
+      const cartId = req.params.cartId;
+      const options = { reason: req.query.reason ?? 'REQUESTED', requestedBy: requester(req) };
+      let answer;
+      if (req.query.wait === 'false') {
+        answer = await withinWait(() => deps.checkout.cancelCheckout(cartId, { ...options, wait: false }));
+      } else {
+        try {
+          answer = await withinWait(() => deps.checkout.cancelCheckout(cartId, { ...options, wait: true }));
+        } catch (err) {
+          if (!waitExpired(err)) throw err;
+          // The Update got no answer in time (no worker?), and an Update not yet accepted by a worker is
+          // not durable: send the signal too, which is. The workflow's cancel handler is idempotent.
+          const accepted = await withinWait(() => deps.checkout.cancelCheckout(cartId, { ...options, wait: false }), Math.min(waitMs, 5000));
+          return reply.status(202).send({
+            ...accepted,
+            message: `The checkout did not confirm within ${waitMs} ms; the cancel request is recorded and the checkout unlocks the cart when it runs.`,
+          });
+        }
       }
-      void reply.status(200).send({
+      if ('accepted' in answer) {
+        return reply.status(202).send({ ...answer, message: 'The cancel request was accepted; the cart is unlocked shortly.' });
+      }
+      return reply.status(200).send({
         ...answer,
         message: answer.canceled ? 'The checkout was canceled; the cart is Active.' : 'No checkout was running; nothing to cancel.',
       });
@@ -336,8 +397,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     { schema: { params: params('cartId'), headers: buyerHeaders, body: EMPTY_BODY } },
     async (req, reply) => {
       await ownedCart(req);
-      const placed = await deps.checkout.placeOrder(req.params.cartId, requester(req));
-      void reply.status(201).send(placed);
+      const placed = await withinWait(() => deps.checkout.placeOrder(req.params.cartId, requester(req)));
+      return reply.status(201).send(placed);
     },
   );
 
@@ -353,31 +414,13 @@ function requester(req: FastifyRequest): string {
 type PublicCart = Omit<CartView, 'archivedSessions'> & { archivedSessionCount: number };
 
 function publicCart(view: CartView): PublicCart {
-  const { archivedSessions, ...rest } = view;
-  return { ...rest, archivedSessionCount: archivedSessions.length };
+  const { archivedSessions: _recent, ...rest } = view;
+  return { ...rest, archivedSessionCount: view.archivedSessionCount };
 }
 
-function describeError(err: FastifyError | Error): { status: number; errorCode: string; message: string } {
-  if (err instanceof HttpError) return { status: err.statusCode, errorCode: err.errorCode, message: err.message };
-  if (err instanceof CheckoutError) return { status: ERROR_CODES[err.errorCode], errorCode: err.errorCode, message: err.message };
-  const fe = err as FastifyError;
-  if (fe.validation) {
-    return { status: 400, errorCode: 'INVALID_INPUT', message: `${fe.validationContext ?? 'request'}${fe.message.replace(/^[a-z]+/, '')}` };
-  }
-  switch (fe.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { status: 400, errorCode: 'INVALID_INPUT', message: `The body is larger than ${BODY_LIMIT} bytes.` };
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return { status: 400, errorCode: 'INVALID_INPUT', message: 'The body must be JSON (Content-Type: application/json).' };
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
-    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return { status: 400, errorCode: 'INVALID_INPUT', message: fe.message };
-  }
-  if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return { status: 400, errorCode: 'INVALID_INPUT', message: fe.message };
-  }
-  return { status: 500, errorCode: 'INTERNAL_ERROR', message: 'Something went wrong; it has been logged.' };
+/** The wait given to Temporal calls ran out (a gRPC deadline, or an Update's poll). */
+function waitExpired(err: unknown): boolean {
+  return isGrpcDeadlineError(err) || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError;
 }
 
 export type { FastifyInstance, FastifyReply };

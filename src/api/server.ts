@@ -3,11 +3,12 @@
  * TEMPORAL_ADDRESS (envconfig) and MONGODB_URI, with the tokens of API_TOKENS. `npm start` runs the
  * same API in-process beside the worker.
  */
+import { MongoClient } from 'mongodb';
 import { CheckoutClient } from '../client';
 import { appSettings, temporalSettings, type AppSettings } from '../config';
 import { cartsCollection } from '../db/carts';
 import { Directory } from '../db/directory';
-import { connectMongo } from '../db/mongo';
+import { IdempotencyStore } from '../db/idempotency';
 import { formatLine } from '../logging';
 import { connectClient } from '../temporal';
 import { buildApi, type FastifyInstance } from './app';
@@ -22,15 +23,21 @@ export async function startApi(settings: AppSettings, mongoUri: string, options:
   const log = options.log ?? jsonLog;
   const temporal = temporalSettings();
   const client = await connectClient(temporal);
-  const mongo = await connectMongo(mongoUri, settings.mongoDb);
+  // A short server selection timeout: during a MongoDB outage callers get 503 within seconds, not a hang.
+  const mongoClient = new MongoClient(mongoUri, { serverSelectionTimeoutMS: settings.apiMongoTimeoutMs, appName: 'b2b-checkout-api' });
+  const mongo = { db: mongoClient.db(settings.mongoDb), close: () => mongoClient.close() };
   try {
+    await mongoClient.connect();
     await new Directory(mongo.db).ensureIndexes();
+    await new IdempotencyStore(mongo.db, settings.idempotencyTtlS).ensureIndexes();
     const checkout = new CheckoutClient({ client, carts: cartsCollection(mongo.db), leaseMs: settings.checkoutLeaseMs });
     const app = await buildApi({
       checkout,
       temporal: client,
       db: mongo.db,
       tokens: settings.apiTokens,
+      waitMs: settings.apiWaitMs,
+      idempotencyTtlS: settings.idempotencyTtlS,
       ...(options.temporalMetricsUrl ? { temporalMetricsUrl: options.temporalMetricsUrl } : {}),
       log,
     });

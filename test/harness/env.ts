@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { temporalSettings, type TemporalSettings } from '../../src/config';
 import { CheckoutClient } from '../../src/client';
+import { PAYLOAD_CONVERTER_PATH, dataConverter } from '../../src/data-converter';
 import { cartsCollection, type CartDoc } from '../../src/db/carts';
 import { connectMongo, type MongoConnection } from '../../src/db/mongo';
 import { createCheckoutWorker, type CheckoutWorker } from '../../src/worker';
@@ -53,13 +54,14 @@ export async function setupTestEnv(name: string, options: { ownDatabase?: boolea
   if (!mongoUri || !process.env.TEMPORAL_ADDRESS) throw new Error('the jest global setup did not provide the servers');
   const temporal = temporalSettings();
   const connection = await Connection.connect(temporal.connectionOptions);
-  const client = new Client({ connection, namespace: temporal.namespace });
+  const client = new Client({ connection, namespace: temporal.namespace, dataConverter });
   const mongo = await connectMongo(mongoUri, mongoDb);
   const carts = cartsCollection(mongo.db);
   // Each test file has its own task queue, so workers of files running in parallel never share work.
   const taskQueue = `b2b-checkout-test-${name}-${randomUUID().slice(0, 8)}`;
   const bundle = await bundleWorkflowCode({
     workflowsPath: path.join(__dirname, '..', '..', 'workflows', 'index.ts'),
+    payloadConverterPath: PAYLOAD_CONVERTER_PATH,
     logger: silentBundlerLogger,
   });
   const workers: CheckoutWorker[] = [];
