@@ -202,7 +202,11 @@ export async function checkInvariants(stack: FaultStack, ledger: Ledger, q: Quie
     }
     if (doc.status === 'Closed') {
       const sessions: CheckoutSessionDoc[] = doc.archivedSessions ?? [];
-      const orderSession = sessions.find((s) => s.orderId && s.orderId === doc.orderId);
+      // The cart keeps its recent archived sessions; every one is also in checkout_sessions (if the store has it).
+      const orderSession =
+        sessions.find((s) => s.orderId && s.orderId === doc.orderId) ??
+        ((await stack.carts.db.collection<CheckoutSessionDoc>('checkout_sessions').findOne({ cartId, orderId: doc.orderId })) as CheckoutSessionDoc | null) ??
+        undefined;
       if (!orderSession) add('orderComplete', [cartId], `Closed with order ${doc.orderId ?? '(none)'} but no archived session carries it`);
       else {
         const t = orderSession.totals;
