@@ -6,7 +6,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { checkoutWorkflowId } from '../src/contract';
 import type { CartDoc, CheckoutSessionDoc } from '../src/db/carts';
 import { getCheckoutStateQuery } from '../workflows/messages';
-import { KNOWN_CODES, type Ledger, type Op } from './ledger';
+import { KNOWN_CODES, allowedQuantities, type Ledger, type Op } from './ledger';
 import { say, sleep } from './log';
 import type { FaultStack } from './stack';
 
@@ -90,34 +90,6 @@ export async function quiesce(stack: FaultStack, ledger: Ledger, timeoutMs: numb
     await sleep(500);
   }
   return { quietAfterMs: undefined, stillBusy };
-}
-
-/** Which quantities of a SKU the acknowledged (and possibly-applied) changes allow, 0 meaning absent. */
-function allowedQuantities(ops: Op[]): Set<number> {
-  let allowed = new Set<number>([0]);
-  // One effect per Idempotency-Key: repeats with the key are the same request.
-  const groups: Op[][] = [];
-  const byKey = new Map<string, Op[]>();
-  for (const op of [...ops].sort((a, b) => a.sentAt - b.sentAt)) {
-    if (op.key) {
-      const g = byKey.get(op.key);
-      if (g) {
-        g.push(op);
-        continue;
-      }
-      byKey.set(op.key, [op]);
-      groups.push(byKey.get(op.key)!);
-    } else groups.push([op]);
-  }
-  for (const g of groups) {
-    const op = g[0];
-    const outcome = g.some((o) => o.outcome === 'applied') ? 'applied' : g.every((o) => o.outcome === 'refused') ? 'refused' : 'unknown';
-    if (outcome === 'refused') continue;
-    const apply = (q: number) => (op.kind === 'add' ? q + (op.quantity ?? 0) : op.kind === 'set' ? (op.quantity ?? 0) : 0);
-    const next = new Set([...allowed].map(apply));
-    allowed = outcome === 'applied' ? next : new Set([...allowed, ...next]);
-  }
-  return allowed;
 }
 
 async function runStartTime(stack: FaultStack, workflowId: string, runId: string | undefined): Promise<number | undefined> {

@@ -94,3 +94,31 @@ export class Ledger {
     };
   }
 }
+
+/** Which quantities of a SKU the acknowledged (and possibly-applied) changes allow, 0 meaning absent. */
+export function allowedQuantities(ops: Op[]): Set<number> {
+  let allowed = new Set<number>([0]);
+  // One effect per Idempotency-Key: repeats with the key are the same request.
+  const groups: Op[][] = [];
+  const byKey = new Map<string, Op[]>();
+  for (const op of [...ops].sort((a, b) => a.sentAt - b.sentAt)) {
+    if (op.key) {
+      const g = byKey.get(op.key);
+      if (g) {
+        g.push(op);
+        continue;
+      }
+      byKey.set(op.key, [op]);
+      groups.push(byKey.get(op.key)!);
+    } else groups.push([op]);
+  }
+  for (const g of groups) {
+    const op = g[0];
+    const outcome = g.some((o) => o.outcome === 'applied') ? 'applied' : g.every((o) => o.outcome === 'refused') ? 'refused' : 'unknown';
+    if (outcome === 'refused') continue;
+    const apply = (q: number) => (op.kind === 'add' ? q + (op.quantity ?? 0) : op.kind === 'set' ? (op.quantity ?? 0) : 0);
+    const next = new Set([...allowed].map(apply));
+    allowed = outcome === 'applied' ? next : new Set([...allowed, ...next]);
+  }
+  return allowed;
+}
