@@ -9,6 +9,7 @@
  * --dev-server-config key=value,... (dynamic config for the dev server it starts: to measure a setting),
  * --compare key=value,... (after the run, the same phases but scale again on a fresh stack whose dev
  * server has these settings: before and after in one run).
+ * --durability [--writes N]: only the H2 file's cost of keeping every acknowledged write (bench/durability.ts).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -22,6 +23,7 @@ import { machine } from './probes';
 import { printReport, targets } from './report';
 import { bundleBenchWorkflows, installRuntime, newRunId, startStack, type BenchStack } from './stack';
 import { CartWatcher } from './watcher';
+import { runDurabilityBench } from './durability';
 
 export const PHASES = ['floor', 'cancel', 'add', 'lifecycle', 'scale'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -159,7 +161,8 @@ function parseArgs(argv: string[]): Config {
 
 const USAGE =
   'usage: npm run bench [-- --quick] [--only floor,cancel,add,lifecycle,scale] [--in-flight 1,10,100] [--clients 1,10,50] ' +
-  '[--seconds 30] [--scale 100,1000,10000] [--label text] [--poll-gap-ms 2] [--dev-server-config key=value,...] [--compare key=value,...]';
+  '[--seconds 30] [--scale 100,1000,10000] [--label text] [--poll-gap-ms 2] [--dev-server-config key=value,...] [--compare key=value,...]\n' +
+  '       npm run bench -- --durability [--writes 2000]   (mongo-java-server H2: acknowledged writes per durability mode)';
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
@@ -167,6 +170,7 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  if (argv.includes('--durability')) return runDurabilityBench(argv);
   const config = parseArgs(argv);
   const runId = newRunId();
   const controller = new AbortController();

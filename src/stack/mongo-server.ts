@@ -14,7 +14,27 @@ export interface MongoServerOptions {
   port: number;
   /** Where data is kept; undefined keeps it in memory (mongod: a fresh folder is still needed). */
   dataDir?: string;
+  /**
+   * mongo-java-server's H2 file only: when an acknowledged write is on the disk (see
+   * mongo-server/MongoLauncher.java). Default: MONGO_SYNC=off gives 'commit', else 'fsync'.
+   */
+  durability?: H2Durability;
   logFile?: string;
+}
+
+/**
+ * 'fsync': committed to the file and forced to the disk before the reply (survives a machine crash);
+ * 'commit': committed to the file before the reply (survives a crash of the server process);
+ * 'timer': H2's own commit about once a second (a crash loses up to a second of acknowledged writes).
+ */
+export type H2Durability = 'fsync' | 'commit' | 'timer';
+
+/** MONGO_SYNC=off trades the forced disk write for speed: acknowledged writes then survive a process crash only. */
+export function h2DurabilityFromEnv(env: Record<string, string | undefined>): H2Durability {
+  const value = env.MONGO_SYNC?.trim().toLowerCase();
+  if (value === undefined || value === '' || value === 'on') return 'fsync';
+  if (value === 'off') return 'commit';
+  throw new Error(`MONGO_SYNC=${env.MONGO_SYNC}: use on (the default) or off`);
 }
 
 export interface MongoServerHandle {
@@ -30,7 +50,9 @@ export async function startMongoServer(options: MongoServerOptions): Promise<Mon
   let port = options.port;
   let description: string;
   if (spec.kind === 'java') {
-    const backend = options.dataDir ? ['h2', path.join(options.dataDir, 'mongo.h2.mv')] : ['memory'];
+    const backend = options.dataDir
+      ? ['h2', path.join(options.dataDir, 'mongo.h2.mv'), options.durability ?? h2DurabilityFromEnv(process.env)]
+      : ['memory'];
     if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
     proc = startManaged(
       'mongo-java-server',
@@ -43,7 +65,7 @@ export async function startMongoServer(options: MongoServerOptions): Promise<Mon
       throw err;
     });
     port = Number(match[2]);
-    description = `mongo-java-server (${backend[0] === 'h2' ? `H2 file ${backend[1]}` : 'in memory'})`;
+    description = `mongo-java-server (${backend[0] === 'h2' ? `H2 file ${backend[1]}, ${backend[2]}` : 'in memory'})`;
   } else {
     if (port === 0) port = await freePort(host);
     const dbPath = options.dataDir ?? path.join(os.tmpdir(), `b2b-checkout-mongod-${process.pid}-${port}`);
