@@ -156,7 +156,7 @@ export async function checkInvariants(stack: FaultStack, ledger: Ledger, q: Quie
     const bySku = new Map<string, Op[]>();
     for (const op of ops) if (op.sku) bySku.set(op.sku, [...(bySku.get(op.sku) ?? []), op]);
     for (const [sku, skuOps] of bySku) {
-      const allowed = allowedQuantities(skuOps);
+      const allowed = allowedQuantities(skuOps, doc.status === 'Closed');
       const actual = (doc.items ?? []).filter((i) => i.sku === sku).reduce((n, i) => n + i.quantity, 0);
       const lines = (doc.items ?? []).filter((i) => i.sku === sku).length;
       if (!allowed.has(actual) || lines > 1) {

@@ -24,9 +24,11 @@ export interface Answer {
 
 /**
  * What is known of an operation's effect: `applied` (acknowledged), `refused` (a definite error: it
- * changed nothing), `unknown` (no definite answer: it may or may not have happened).
+ * changed nothing), `unknown` (no definite answer: it may or may not have happened), `accepted` (an
+ * item change answered 202: it completes durably, so it must land unless the cart was closed first,
+ * which refuses it).
  */
-export type Outcome = 'applied' | 'refused' | 'unknown';
+export type Outcome = 'applied' | 'refused' | 'unknown' | 'accepted';
 
 export interface Op {
   id: number;
@@ -77,7 +79,7 @@ export class Ledger {
     return this.ops.filter((o) => o.cartId === cartId);
   }
 
-  summary(): { operations: number; acknowledged: number; refused: number; unknown: number; answersByCode: Record<string, number> } {
+  summary(): { operations: number; acknowledged: number; accepted: number; refused: number; unknown: number; answersByCode: Record<string, number> } {
     const answersByCode: Record<string, number> = {};
     for (const op of this.ops) {
       for (const a of op.answers) {
@@ -88,6 +90,7 @@ export class Ledger {
     return {
       operations: this.ops.length,
       acknowledged: this.ops.filter((o) => o.outcome === 'applied').length,
+      accepted: this.ops.filter((o) => o.outcome === 'accepted').length,
       refused: this.ops.filter((o) => o.outcome === 'refused').length,
       unknown: this.ops.filter((o) => o.outcome === 'unknown').length,
       answersByCode,
@@ -95,8 +98,11 @@ export class Ledger {
   }
 }
 
-/** Which quantities of a SKU the acknowledged (and possibly-applied) changes allow, 0 meaning absent. */
-export function allowedQuantities(ops: Op[]): Set<number> {
+/**
+ * Which quantities of a SKU the acknowledged (and possibly-applied) changes allow, 0 meaning absent.
+ * `cartClosed`: the cart ended Closed, so an accepted change may have been refused by the close.
+ */
+export function allowedQuantities(ops: Op[], cartClosed = false): Set<number> {
   let allowed = new Set<number>([0]);
   // One effect per Idempotency-Key: repeats with the key are the same request.
   const groups: Op[][] = [];
@@ -114,7 +120,13 @@ export function allowedQuantities(ops: Op[]): Set<number> {
   }
   for (const g of groups) {
     const op = g[0];
-    const outcome = g.some((o) => o.outcome === 'applied') ? 'applied' : g.every((o) => o.outcome === 'refused') ? 'refused' : 'unknown';
+    const outcome = g.some((o) => o.outcome === 'applied')
+      ? 'applied'
+      : g.every((o) => o.outcome === 'refused')
+        ? 'refused'
+        : g.some((o) => o.outcome === 'accepted') && !cartClosed
+          ? 'applied'
+          : 'unknown';
     if (outcome === 'refused') continue;
     const apply = (q: number) => (op.kind === 'add' ? q + (op.quantity ?? 0) : op.kind === 'set' ? (op.quantity ?? 0) : 0);
     const next = new Set([...allowed].map(apply));

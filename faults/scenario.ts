@@ -2,7 +2,7 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { checkInvariants, quiesce, type Violation } from './invariants';
-import { Ledger } from './ledger';
+import { Ledger, type Op } from './ledger';
 import { say, waitFor } from './log';
 import type { FaultStack, WorkerProc } from './stack';
 import { Traffic } from './traffic';
@@ -38,6 +38,8 @@ export interface ScenarioResult {
   carts: number;
   quietAfterMs: number | undefined;
   violations: Violation[];
+  /** The ledger entries of the carts named by violations (at most 30 carts): what was asked and answered. */
+  evidence: Record<string, Array<Pick<Op, 'id' | 'client' | 'kind' | 'via' | 'key' | 'sku' | 'quantity' | 'repeatOf' | 'outcome' | 'answers' | 'orderId'> & { sentAt: string; doneAt?: string }>>;
   /** A scenario that could not run to its end (the stack failed under it): why. */
   error?: string;
 }
@@ -80,6 +82,28 @@ export class ScenarioRun {
     say(`  ${f.kind} ${f.target}${f.phase ? ` in ${f.phase}` : ''}: live again after ${(f.liveAfterMs / 1000).toFixed(1)}s, recovered ${f.recoveredMs === undefined ? 'NOT within the deadline' : `in ${(f.recoveredMs / 1000).toFixed(1)}s`}${f.met ? '' : ` (target ${targetMs / 1000}s missed)`}`);
   }
 
+  private evidence(violations: Violation[]): ScenarioResult['evidence'] {
+    const out: ScenarioResult['evidence'] = {};
+    for (const cartId of [...new Set(violations.flatMap((v) => v.cartIds))].slice(0, 30)) {
+      out[cartId] = this.ledger.forCart(cartId).map((o) => ({
+        id: o.id,
+        client: o.client,
+        kind: o.kind,
+        via: o.via,
+        ...(o.key ? { key: o.key } : {}),
+        ...(o.sku ? { sku: o.sku } : {}),
+        ...(o.quantity !== undefined ? { quantity: o.quantity } : {}),
+        ...(o.repeatOf ? { repeatOf: o.repeatOf } : {}),
+        outcome: o.outcome,
+        ...(o.orderId ? { orderId: o.orderId } : {}),
+        sentAt: new Date(o.sentAt).toISOString(),
+        ...(o.doneAt ? { doneAt: new Date(o.doneAt).toISOString() } : {}),
+        answers: o.answers,
+      }));
+    }
+    return out;
+  }
+
   async finish(quiesceMs: number, error?: unknown): Promise<ScenarioResult> {
     const q = await quiesce(this.stack, this.ledger, quiesceMs);
     const violations = await checkInvariants(this.stack, this.ledger, q);
@@ -92,6 +116,7 @@ export class ScenarioRun {
       carts: this.ledger.carts().length,
       quietAfterMs: q.quietAfterMs,
       violations,
+      evidence: this.evidence(violations),
       ...(error ? { error: error instanceof Error ? error.message : String(error) } : {}),
     };
     say(`${this.name}: ${result.ledger.operations} operations, ${this.faults.length} faults, ${violations.length} violations${violations.length ? `: ${[...new Set(violations.map((v) => v.invariant))].join(', ')}` : ''} (${(result.durationMs / 1000).toFixed(0)}s)`);

@@ -109,16 +109,25 @@ export class Traffic {
       op.answers.push(r.answer);
       op.body = r.body;
       const s = r.answer.status;
-      if (s !== undefined && s < 300) {
+      const accepted = s === 202 && (r.body as { accepted?: unknown } | undefined)?.accepted === true;
+      if (accepted && isItemChange(meta.kind)) {
+        // Accepted, still running: the same request with the same key later answers its outcome.
+        op.outcome = 'accepted';
+        if (!opts.key || Date.now() >= deadline) break;
+      } else if (s !== undefined && s < 300) {
         op.outcome = 'applied';
         break;
-      }
-      if (s !== undefined && s < 500 && s !== 429) {
+      } else if (s === 409 && opts.key && r.retryAfterMs !== undefined) {
+        // "A request with this Idempotency-Key is in progress": ask again.
+        op.outcome = 'unknown';
+        if (Date.now() >= deadline) break;
+      } else if (s !== undefined && s < 500 && s !== 429) {
         op.outcome = 'refused';
         break;
+      } else {
+        op.outcome = 'unknown';
+        if (!opts.retryable || Date.now() >= deadline) break;
       }
-      op.outcome = 'unknown';
-      if (!opts.retryable || Date.now() >= deadline) break;
       await sleep(Math.min(2000, r.retryAfterMs ?? 500));
     }
     op.doneAt = Date.now();
@@ -223,6 +232,10 @@ export class Traffic {
     op.doneAt = Date.now();
     return op;
   }
+}
+
+function isItemChange(kind: OpKind): boolean {
+  return kind === 'add' || kind === 'set' || kind === 'remove';
 }
 
 function errorCodeOf(body: unknown): string | undefined {

@@ -32,4 +32,9 @@ describe('allowedQuantities', () => {
     expect(allowed(op('add', 'applied', 2), op('set', 'applied', 5), op('remove', 'applied'))).toEqual([0]);
     expect(allowed(op('add', 'applied', 2), op('remove', 'unknown'))).toEqual([0, 2]);
   });
+
+  it('a change accepted (202) must land, unless the cart was closed before it could', () => {
+    expect(allowed(op('add', 'applied', 1), op('set', 'accepted', 4))).toEqual([4]);
+    expect([...allowedQuantities([op('add', 'applied', 1), op('set', 'accepted', 4)], true)].sort()).toEqual([1, 4]);
+  });
 });
