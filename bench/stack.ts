@@ -26,6 +26,7 @@ import { freePort } from '../src/stack/ports';
 import { TEMPORAL_CLI_VERSION, provision } from '../src/stack/provision';
 import { startManaged, type ManagedProcess } from '../src/stack/managed-process';
 import { startTemporalDevServer, waitServing } from '../src/stack/temporal-server';
+import { PAYLOAD_CONVERTER_PATH, dataConverter } from '../src/data-converter';
 import { createCheckoutWorker, type CheckoutWorker } from '../src/worker';
 import { NoopHooks, createFloorActivities } from './floor-activities';
 import { say } from './log';
@@ -99,6 +100,7 @@ export async function bundleBenchWorkflows(): Promise<WorkflowBundle> {
   const quiet = () => undefined;
   const bundle = await bundleWorkflowCode({
     workflowsPath: path.join(__dirname, 'workflows.js'),
+    payloadConverterPath: PAYLOAD_CONVERTER_PATH,
     logger: { log: quiet, trace: quiet, debug: quiet, info: quiet, warn: (m) => say(m), error: (m) => say(m) },
   });
   say(`workflows bundled in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -188,7 +190,7 @@ async function start(runId: string, options: StackOptions, stops: Stop[], stopAl
   const temporal = temporalSettings();
   const connection = await Connection.connect(temporal.connectionOptions);
   stops.push({ name: 'Temporal client connection', stop: () => connection.close() });
-  const client = new Client({ connection, namespace: temporal.namespace });
+  const client = new Client({ connection, namespace: temporal.namespace, dataConverter });
   if (!ownServers.temporal) {
     const info = await client.workflowService.getSystemInfo({});
     temporalServerVersion = `server ${info.serverVersion || 'unknown'} (TEMPORAL_ADDRESS)`;
@@ -224,6 +226,7 @@ async function start(runId: string, options: StackOptions, stops: Stop[], stopAl
     namespace: temporal.namespace,
     taskQueue: floorTaskQueue,
     workflowBundle: bundle,
+    dataConverter,
     activities: createFloorActivities(hooks),
   });
   const floorRun = floorWorker.run();
@@ -241,7 +244,7 @@ async function start(runId: string, options: StackOptions, stops: Stop[], stopAl
   // The HTTP API with connections of its own, as `npm start` runs it, on the run's task queue.
   const apiConnection = await Connection.connect(temporal.connectionOptions);
   stops.push({ name: 'API Temporal connection', stop: () => apiConnection.close() });
-  const apiClient = new Client({ connection: apiConnection, namespace: temporal.namespace });
+  const apiClient = new Client({ connection: apiConnection, namespace: temporal.namespace, dataConverter });
   const apiMongo = await connectMongo(mongoUri, mongoDb);
   stops.push({ name: 'API MongoDB connection', stop: () => apiMongo.close() });
   await new Directory(apiMongo.db).ensureIndexes();

@@ -214,7 +214,12 @@ test('a lost worker: item change, cancel and start answer 202 within the wait, t
     const second = await env.newWorker();
     await second.worker.runUntil(async () => {
       // The same request with the same key: the first attempt's result, which cancelled the checkout.
-      const done = await call(slow.base, `/carts/${changed}/items`, add);
+      // The old run's workflow task waits out the lost worker's sticky queue first, which may take longer
+      // than the API's wait: until then each repeat answers 202 again, so repeat until it has the result.
+      const done = await eventually('the item change to finish with its first attempt', async () => {
+        const answer = await call(slow.base, `/carts/${changed}/items`, add);
+        return answer.status === 202 ? undefined : answer;
+      }, 60000);
       expect(done).toMatchObject({ status: 201, body: { status: 'Active', canceledCheckout: true, requestId: accepted.body.requestId } });
       expect(done.body.items).toEqual([{ sku: 'SKU-1', quantity: 1 }, { sku: 'SKU-2', quantity: 1 }]);
       expect(await env.checkout.checkoutResult(canceled)).toMatchObject({ outcome: 'CANCELED' });
