@@ -71,7 +71,7 @@ export function printReport(r: RunReport, out: (line: string) => void): void {
   }
   out(table(rows));
   out('');
-  out('recovery: seconds from a live worker (or the restarted server) to the interrupted work done; "!" = over the target, "-" = not within the deadline');
+  out('recovery: seconds from a live worker (or the restarted server) until the interrupted work ran again; "!" = over the target, "-" = not within the deadline');
   out('');
   const inv = [['invariant', 'violations', 'carts (first 5)']];
   for (const [k, text] of Object.entries(INVARIANTS) as Array<[InvariantName, string]>) {
