@@ -1,0 +1,118 @@
+/**
+ * `npm run faults [-- --quick] [--seed N] [--only a,b] [--operations N] [--keep]`: starts the stack as
+ * separate processes (see stack.ts), runs the fault scenarios one after the other, checks the
+ * invariants after each, prints the tables and writes faults/results/<time>-<mode>.json. The exit code
+ * is 1 when an invariant was violated or a scenario could not run, 0 otherwise. See docs/RELIABILITY.md.
+ *
+ * --quick: a bounded subset (a worker killed mid-step with a second worker alive, one killed in READY
+ * with a restart, a MongoDB outage, a random run of 150 operations) in a few minutes; `npm test` runs it.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ROOT } from '../src/stack/paths';
+import { Ledger } from './ledger';
+import { say } from './log';
+import { buildReport, printReport, writeReport } from './report';
+import type { Options, ScenarioResult } from './scenario';
+import { randomRun } from './scenarios/random';
+import { mongoOutage, stackKill, temporalKill } from './scenarios/servers';
+import { PHASES, scenarioName, workerKill, type Mode, type Phase } from './scenarios/worker-kill';
+import { FaultStack, announce } from './stack';
+import { Traffic } from './traffic';
+
+interface Args extends Options {
+  only: string[];
+  keep: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const quick = argv.includes('--quick');
+  const value = (name: string) => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const number = (name: string, fallback: number) => {
+    const v = value(name);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${name} needs a positive integer, got ${v}`);
+    return n;
+  };
+  return {
+    quick,
+    seed: number('--seed', 20261127),
+    operations: number('--operations', quick ? 150 : 1000),
+    clients: number('--clients', 8),
+    carts: number('--carts', quick ? 10 : 50),
+    only: (value('--only') ?? '').split(',').filter(Boolean),
+    keep: argv.includes('--keep'),
+  };
+}
+
+type Scenario = { name: string; run: (stack: FaultStack) => Promise<ScenarioResult> };
+
+function scenarios(a: Args): Scenario[] {
+  const wk = (phase: Phase, mode: Mode): Scenario => ({ name: scenarioName(phase, mode), run: (st) => workerKill(st, phase, mode, a) });
+  if (a.quick) {
+    return [
+      wk('Taxes', 'second'),
+      wk('READY', 'restart'),
+      { name: 'mongo-outage', run: (st) => mongoOutage(st, a, 10000) },
+      { name: 'random', run: (st) => randomRun(st, a) },
+    ];
+  }
+  return [
+    ...PHASES.flatMap((p) => [wk(p, 'second'), wk(p, 'restart')]),
+    { name: 'temporal-kill', run: (st) => temporalKill(st, a) },
+    { name: 'mongo-outage', run: (st) => mongoOutage(st, a, 15000) },
+    { name: 'stack-kill', run: (st) => stackKill(st, a) },
+    { name: 'random', run: (st) => randomRun(st, a) },
+  ];
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  const startedAt = Date.now();
+  const command = `npm run faults --${args.quick ? ' --quick' : ''} --seed ${args.seed}`;
+  const chosen = scenarios(args).filter((sc) => args.only.length === 0 || args.only.some((o) => sc.name.includes(o)));
+  if (chosen.length === 0) throw new Error(`no scenario matches --only ${args.only.join(',')}`);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'b2b-faults-'));
+  const stack = new FaultStack(dir);
+  let stopping = false;
+  const onSignal = (signal: string) => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    say(`${signal}: stopping the stack`);
+    void stack.stop().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const results: ScenarioResult[] = [];
+  try {
+    say(`${args.quick ? 'quick' : 'full'} run, seed ${args.seed}: ${chosen.length} scenarios (${chosen.map((c) => c.name).join(', ')})`);
+    await stack.start(2);
+    announce(stack);
+    await new Traffic(stack, new Ledger()).setupDirectory();
+    for (const sc of chosen) results.push(await sc.run(stack));
+  } finally {
+    await stack.stop();
+  }
+  const report = buildReport(args.quick ? 'quick' : 'full', args.seed, startedAt, command, results);
+  printReport(report, (l) => process.stdout.write(`${l}\n`));
+  const file = writeReport(path.join(ROOT, 'faults', 'results'), report);
+  const failed = report.totals.violations > 0 || report.totals.scenarioErrors > 0;
+  if (failed || args.keep) say(`servers' data and logs kept in ${dir}`);
+  else rmSync(dir, { recursive: true, force: true });
+  say(`results: ${path.relative(process.cwd(), file)}`);
+  return failed ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    say(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(2);
+  },
+);
