@@ -4,7 +4,7 @@
  * else on the machine (other engineers' test runs: interference). Read from /proc (Linux only; empty
  * elsewhere). Plus the Temporal SDK's own worker metrics, scraped from its Prometheus endpoint.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
@@ -41,16 +41,6 @@ export function rssMbOf(pid: number): number | undefined {
   }
 }
 
-/** The children of a process (the guard runs the real server as its child). */
-export function childrenOf(pid: number): number[] {
-  try {
-    return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
-      readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
-    );
-  } catch {
-    return [];
-  }
-}
 
 export interface CpuShare {
   /** Percent of ONE core, averaged over the window (200 = both cores of a 2-core machine). */

@@ -30,7 +30,7 @@ import { PAYLOAD_CONVERTER_PATH, dataConverter } from '../src/data-converter';
 import { createCheckoutWorker, type CheckoutWorker } from '../src/worker';
 import { NoopHooks, createFloorActivities } from './floor-activities';
 import { say } from './log';
-import { childrenOf } from './probes';
+import { childrenOf } from '../src/stack/proc';
 
 export const STORE = 'bench-store';
 export const ACCOUNT = 'bench-acct';

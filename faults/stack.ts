@@ -8,7 +8,6 @@
 import { Client, Connection } from '@temporalio/client';
 import type { Collection } from 'mongodb';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { CheckoutClient } from '../src/client';
 import { cartsCollection, type CartDoc } from '../src/db/carts';
@@ -20,6 +19,7 @@ import { freePort } from '../src/stack/ports';
 import { provision, type Provisioned } from '../src/stack/provision';
 import { startTemporalDevServer, waitServing, type DevServer } from '../src/stack/temporal-server';
 import { say, waitFor } from './log';
+import { childrenOf } from '../src/stack/proc';
 
 export const DB_NAME = 'b2b_checkout_faults';
 
@@ -38,16 +38,6 @@ export interface Tokens {
   admin: string;
 }
 
-/** The processes a guard runs (its children), read from /proc. */
-export function childrenOf(pid: number): number[] {
-  try {
-    return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
-      readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
-    );
-  } catch {
-    return [];
-  }
-}
 
 /** SIGKILL to a managed process's group: its guard and the server under it, nothing else. */
 async function killGroup(proc: ManagedProcess): Promise<void> {
