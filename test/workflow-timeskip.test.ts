@@ -62,12 +62,25 @@ function waitForPhase(handle: CheckoutHandle, phase: string): Promise<true> {
 
 const stepsOf = (stubs: StubActivities) => stubs.inputsOf<StepInput>('runCheckoutStep').map((s) => s.step);
 
+/**
+ * Skips the server's clock by `ms` (env.sleep: instant in the time-skipping server). The lease is
+ * run out this way, not by the implicit skipping of handle.result(): explicit, and the same in every test.
+ */
+const skip = (ms: number) => ts.env.sleep(ms);
+const MINUTE = 60 * 1000;
+
 describe('the lease', () => {
   test('runs out after 30 minutes without an order: the cart is released with reason EXPIRED', async () => {
     const stubs = new StubActivities();
     const cartId = newCartId();
     await ts.withWorker(stubs, async (taskQueue) => {
       const handle = await startCheckout(taskQueue, { cartId });
+      await waitForPhase(handle, 'READY');
+      await skip(29 * MINUTE);
+      // One minute short of the lease: still holding the cart, nothing released.
+      expect((await handle.query(getCheckoutStateQuery)).phase).toBe('READY');
+      expect(stubs.callsOf('cancelCartAsyncOperation')).toHaveLength(0);
+      await skip(1 * MINUTE);
       const result = await handle.result();
       expect(result).toMatchObject({ cartId, outcome: 'EXPIRED', cancel: { reason: 'EXPIRED', requestedBy: 'lease' } });
 
@@ -87,7 +100,11 @@ describe('the lease', () => {
     const stubs = new StubActivities();
     const cartId = newCartId();
     await ts.withWorker(stubs, async (taskQueue) => {
-      const handle = await startCheckout(taskQueue, { cartId, leaseMs: 48 * 3600 * 1000 });
+      const handle = await startCheckout(taskQueue, { cartId, leaseMs: 48 * 60 * MINUTE });
+      await waitForPhase(handle, 'READY');
+      await skip(47 * 60 * MINUTE);
+      expect((await handle.query(getCheckoutStateQuery)).phase).toBe('READY');
+      await skip(60 * MINUTE);
       expect(await handle.result()).toMatchObject({ outcome: 'EXPIRED' });
       const history = await handle.fetchHistory();
       const started = eventsWith(history, 'timerStartedEventAttributes')[0];
@@ -130,10 +147,10 @@ function gatedStubs(phase: Phase, gate: Gate): StubActivities {
   return new StubActivities({
     lockCartForCheckout: at(phase === 'LOCKING'),
     runCheckoutStep: async (input) => at(phase === 'PROCESSING' && input.step === 'Confirm Price')(),
-    // READY: the requests arrive while the lock is held; whichever wins waits at its activity, so the
-    // run is still open when the other request arrives.
+    // READY: the requests arrive while the lock is held; the order, if it wins, waits at its activity.
     placeOrder: at(phase === 'READY'),
-    cancelCartAsyncOperation: at(phase === 'READY'),
+    // A cancel that wins waits too, so the run is still open when the refused order arrives.
+    cancelCartAsyncOperation: at(phase !== 'LOCKING'),
   });
 }
 
@@ -257,6 +274,8 @@ describe('a step that fails', () => {
     const cartId = newCartId();
     await ts.withWorker(stubs, async (taskQueue) => {
       const handle = await startCheckout(taskQueue, { cartId });
+      await waitForPhase(handle, 'READY');
+      await skip(30 * MINUTE);
       expect(await handle.result()).toMatchObject({ outcome: 'EXPIRED' });
     });
     const inventory = stubs.callsOf('runCheckoutStep').filter((c) => (c.input as StepInput).step === 'Inventory');
@@ -351,6 +370,7 @@ describe('cancel signals', () => {
         expect.objectContaining({ signal: CANCEL_SIGNAL_NAME, encoding: 'json/plain' }),
       ]);
       // Nothing was cancelled by them: the checkout held the cart until its lease ran out.
+      await skip(30 * MINUTE);
       expect(await handle.result()).toMatchObject({ outcome: 'EXPIRED' });
     });
     expect(stubs.inputsOf<CancelInput>('cancelCartAsyncOperation')).toEqual([expect.objectContaining({ reason: 'EXPIRED' })]);

@@ -194,7 +194,8 @@ export async function ensureTemporalTestServer(
   const wrapper = [
     '#!/bin/sh',
     '# Written by b2b-checkout provisioning (src/stack/provision.ts): Temporal\'s time-skipping test server.',
-    `exec "${java}" -cp "${libDir}/*" io.temporal.testserver.TestServer "$@"`,
+    // C1 only and the serial collector: the JVM listens sooner, which matters because the SDK waits 5 s at most.
+    `exec "${java}" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp "${libDir}/*" io.temporal.testserver.TestServer "$@"`,
     '',
   ].join('\n');
   const fingerprint = createHash('sha256').update(readFileSync(TEST_SERVER_POM)).update(wrapper).digest('hex');

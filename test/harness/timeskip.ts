@@ -163,15 +163,29 @@ export interface TimeSkippingEnv {
   close(): Promise<void>;
 }
 
+/**
+ * The SDK gives the server 5 s to listen, a fixed limit; a JVM on a loaded machine (parallel test
+ * files, CI) sometimes needs longer. The SDK stops a server that missed it, so trying again is safe.
+ */
+async function startTestServer(executable: string, attempts = 4): Promise<TestWorkflowEnvironment> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await TestWorkflowEnvironment.createTimeSkipping({
+        server: { executable: { type: 'existing-path', path: executable } },
+        client: { dataConverter },
+      });
+    } catch (err) {
+      if (attempt >= attempts || !/did not start within/.test(String((err as Error).message))) throw err;
+    }
+  }
+}
+
 /** The test server from provisioning (`npm run provision`), the workflows bundled once, this project's data converter. */
 export async function setupTimeSkipping(): Promise<TimeSkippingEnv> {
   quietRuntime();
   const server = await ensureTemporalTestServer(process.env, () => undefined);
   if (server.kind !== 'executable') throw new Error(`Temporal test server: ${server.why}`);
-  const env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: server.path } },
-    client: { dataConverter },
-  });
+  const env = await startTestServer(server.path);
   // The test server knows no custom search attributes, and a workflow that upserts an unknown one
   // fails every workflow task (BadSearchAttributes). It does not implement ListSearchAttributes, so
   // src/temporal.ts's ensureSearchAttributes cannot be used: add them outright (a fresh server each time).
