@@ -4,13 +4,13 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import type { Activities, CancelInput, LockInput, LockResult, PlaceOrderInput, StepInput, StepResult } from '../../activities';
 import { PAYLOAD_CONVERTER_PATH, dataConverter } from '../../src/data-converter';
 import { CLOSED_CART_MESSAGE, ERROR_CODES, SEARCH_ATTRIBUTES, type CancelOutcome, type ErrorCode } from '../../src/contract';
-import { temporal } from '@temporalio/proto';
 import { ensureTemporalTestServer } from '../../src/stack/provision';
 
 type StubbedName = 'lockCartForCheckout' | 'runCheckoutStep' | 'cancelCartAsyncOperation' | 'placeOrder';
@@ -165,7 +165,7 @@ export interface TimeSkippingEnv {
 
 /**
  * The SDK gives the server 5 s to listen, a fixed limit; a JVM on a loaded machine (parallel test
- * files, CI) sometimes needs longer. The SDK stops a server that missed it, so trying again is safe.
+ * files, CI) sometimes needs longer. A server that missed it is not left running, so trying again is safe.
  */
 async function startTestServer(executable: string, attempts = 4): Promise<TestWorkflowEnvironment> {
   for (let attempt = 1; ; attempt++) {
