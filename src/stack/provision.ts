@@ -1,5 +1,6 @@
 /**
- * Provisioning: makes sure a Temporal CLI (dev server + Web UI) and a MongoDB server can be started.
+ * Provisioning: makes sure a Temporal CLI (dev server + Web UI) and a MongoDB server can be started,
+ * and, for the time-skipping workflow tests, Temporal's Java test server.
  * Idempotent: a second run finds everything in .tools and returns at once.
  */
 import { createHash } from 'node:crypto';
@@ -23,9 +24,13 @@ export type MongoServerSpec =
   | { kind: 'mongod'; path: string }
   | { kind: 'java'; java: string; classpath: string };
 
+/** An executable that starts Temporal's time-skipping test server; its one argument is the port. */
+export type TestServerSpec = { kind: 'executable'; path: string; source: 'TEMPORAL_TEST_SERVER_PATH' | 'tools' } | { kind: 'unavailable'; why: string };
+
 export interface Provisioned {
   temporal: TemporalCli | undefined;
   mongo: MongoServerSpec;
+  testServer: TestServerSpec;
 }
 
 export interface ProvisionOptions {
@@ -43,7 +48,9 @@ export async function provision(options: ProvisionOptions = {}): Promise<Provisi
   const temporal = needTemporal ? await ensureTemporalCli(env, out) : undefined;
   if (!needTemporal) out(`Temporal: using the server at ${env.TEMPORAL_ADDRESS} (TEMPORAL_ADDRESS); no CLI needed`);
   const mongo = await ensureMongoServer(env, out);
-  return { temporal, mongo };
+  // Only the time-skipping tests need it: a machine without Java still runs the stack.
+  const testServer = await ensureTemporalTestServer(env, out, { required: false });
+  return { temporal, mongo, testServer };
 }
 
 export async function ensureTemporalCli(env: Record<string, string | undefined>, out: Log): Promise<TemporalCli> {
@@ -150,4 +157,67 @@ export async function ensureMongoServer(env: Record<string, string | undefined>,
   );
   writeFileSync(stampFile, `${fingerprint}\n`);
   return { kind: 'java', java, classpath: classpath() };
+}
+
+export const TEMPORAL_TEST_SERVER_VERSION = '1.31.0';
+const TEST_SERVER_POM = path.join(ROOT, 'src', 'stack', 'temporal-test-server.pom.xml');
+const TEST_SERVER_DIR = path.join(TOOLS_DIR, 'temporal-test-server');
+/** The wrapper the SDK runs as an `existing-path` executable: `temporal-test-server <port>`. */
+export const TEST_SERVER_WRAPPER = path.join(TOOLS_DIR, 'bin', 'temporal-test-server');
+
+/**
+ * Temporal's Java test server (time skipping), from Maven Central into .tools, with a wrapper script
+ * in .tools/bin. The SDK's own download of it cannot be used here (it fetches a release binary, not a
+ * registry package); Maven keeps the jars in ~/.m2, so fresh clones copy them without a download.
+ * TEMPORAL_TEST_SERVER_PATH names another executable to use (same calling convention: the port).
+ * `required: false` reports what is missing instead of failing.
+ */
+export async function ensureTemporalTestServer(
+  env: Record<string, string | undefined>,
+  out: Log,
+  { required = true }: { required?: boolean } = {},
+): Promise<TestServerSpec> {
+  const missing = (why: string): TestServerSpec => {
+    if (required) throw new Error(`Temporal test server: ${why}`);
+    out(`Temporal test server: skipped, ${why} (only the time-skipping workflow tests need it)`);
+    return { kind: 'unavailable', why };
+  };
+  if (env.TEMPORAL_TEST_SERVER_PATH) {
+    if (!existsSync(env.TEMPORAL_TEST_SERVER_PATH)) return missing(`TEMPORAL_TEST_SERVER_PATH=${env.TEMPORAL_TEST_SERVER_PATH} does not exist`);
+    out(`Temporal test server: ${env.TEMPORAL_TEST_SERVER_PATH} (TEMPORAL_TEST_SERVER_PATH)`);
+    return { kind: 'executable', path: env.TEMPORAL_TEST_SERVER_PATH, source: 'TEMPORAL_TEST_SERVER_PATH' };
+  }
+  const java = which('java');
+  if (!java) return missing('it needs Java 17 (java on PATH), or set TEMPORAL_TEST_SERVER_PATH');
+  const libDir = path.join(TEST_SERVER_DIR, 'lib');
+  // The SDK starts the executable with the port as its only argument; TestServer's main takes just that.
+  const wrapper = [
+    '#!/bin/sh',
+    '# Written by b2b-checkout provisioning (src/stack/provision.ts): Temporal\'s time-skipping test server.',
+    // C1 only and the serial collector: the JVM listens sooner, which matters because the SDK waits 5 s at most.
+    `exec "${java}" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp "${libDir}/*" io.temporal.testserver.TestServer "$@"`,
+    '',
+  ].join('\n');
+  const fingerprint = createHash('sha256').update(readFileSync(TEST_SERVER_POM)).update(wrapper).digest('hex');
+  const stampFile = path.join(TEST_SERVER_DIR, 'stamp');
+  if (existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === fingerprint && existsSync(TEST_SERVER_WRAPPER)) {
+    out(`Temporal test server: ${path.relative(ROOT, TEST_SERVER_WRAPPER)} (${TEMPORAL_TEST_SERVER_VERSION}, fetched earlier)`);
+    return { kind: 'executable', path: TEST_SERVER_WRAPPER, source: 'tools' };
+  }
+  const mvn = which('mvn');
+  if (!mvn) return missing('it is fetched with Maven (mvn), which is not installed; or set TEMPORAL_TEST_SERVER_PATH');
+  rmSync(TEST_SERVER_DIR, { recursive: true, force: true });
+  mkdirSync(libDir, { recursive: true });
+  await withProgress(
+    `Temporal test server: fetching io.temporal:temporal-test-server:${TEMPORAL_TEST_SERVER_VERSION} with Maven`,
+    () =>
+      run(mvn, ['-q', '-B', '-f', TEST_SERVER_POM, 'dependency:copy-dependencies', `-DoutputDirectory=${libDir}`, '-DincludeScope=runtime']),
+    out,
+  );
+  mkdirSync(path.dirname(TEST_SERVER_WRAPPER), { recursive: true });
+  writeFileSync(TEST_SERVER_WRAPPER, wrapper, { mode: 0o755 });
+  chmodSync(TEST_SERVER_WRAPPER, 0o755);
+  writeFileSync(stampFile, `${fingerprint}\n`);
+  out(`Temporal test server: ${path.relative(ROOT, TEST_SERVER_WRAPPER)} (${TEMPORAL_TEST_SERVER_VERSION})`);
+  return { kind: 'executable', path: TEST_SERVER_WRAPPER, source: 'tools' };
 }
