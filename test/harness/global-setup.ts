@@ -5,6 +5,9 @@
  * serves its Web UI too, on a free port, as TEMPORAL_UI_URL for the browser test; with a server of
  * the user's, TEMPORAL_UI_URL is whatever the user set (or unset: the browser test is skipped).
  */
+import { cartsCollection, ensureCartIndexes } from '../../src/db/carts';
+import { Directory } from '../../src/db/directory';
+import { connectMongo } from '../../src/db/mongo';
 import { startMongoServer } from '../../src/stack/mongo-server';
 import { freePort } from '../../src/stack/ports';
 import { provision } from '../../src/stack/provision';
@@ -47,4 +50,14 @@ export default async function globalSetup(): Promise<void> {
   }
   // Tests keep to their own database unless told otherwise, and every test uses its own cart ids.
   process.env.MONGODB_DB ??= 'b2b_checkout_test';
+  // The shared database gets its indexes once, before any test writes, as a deployment has them before
+  // traffic. Otherwise the first workers of two files build them while other files insert carts, and
+  // in one CI run mongo-java-server answered such an insert with an internal "Unknown error: null".
+  const mongo = await connectMongo(process.env.MONGODB_URI, process.env.MONGODB_DB);
+  try {
+    await ensureCartIndexes(cartsCollection(mongo.db));
+    await new Directory(mongo.db).ensureIndexes();
+  } finally {
+    await mongo.close();
+  }
 }
