@@ -34,7 +34,6 @@ import {
   type PlaceOrderResult,
 } from './contract';
 import { CartRepository, assertCartId, cartView, type CartDoc, type CartView } from './db/carts';
-import { releaseStaleLock } from './db/stale-locks';
 import { storeCall } from './db/unavailable';
 import { CheckoutError, findCheckoutError } from './errors';
 import type { cartItemsWorkflow, checkoutWorkflow } from '../workflows';
@@ -336,8 +335,10 @@ export class CheckoutClient {
     const holder = doc.status === 'Checkout' ? doc.checkout : undefined;
     if (!holder) return { cartId, canceled: false, reason, status: doc.status };
     if (await this.isRunning(holder.workflowId || checkoutWorkflowId(cartId), holder.runId ?? holder.sessionId)) return 'holder-running';
-    const released = await releaseStaleLock(this.repo.carts, { cartId, sessionId: holder.sessionId, ...request });
-    if (released) return { cartId, canceled: true, reason, status: released.status, staleLock: true };
+    // The store's own cancel, fenced by that session: the same bounded archive and session record as
+    // any cancel, and it never touches a cart that another session holds.
+    const released = await this.repo.cancel({ cartId, sessionId: holder.sessionId, ...request });
+    if (released.canceled) return { cartId, canceled: true, reason, status: released.doc.status, staleLock: true };
     // The cart changed under us (another cancel released it, or a new checkout took it): look again.
     const now = await this.repo.get(cartId);
     if (now.status === 'Closed') {
