@@ -42,7 +42,7 @@ export async function createCheckoutWorker(options: CheckoutWorkerOptions): Prom
     if (added.length > 0) log(`registered search attributes: ${added.join(', ')}`);
     await ensureCartIndexes(cartsCollection(mongo.db));
     const client = new Client({ connection, namespace: options.temporal.namespace, dataConverter });
-    const workflowBundle = options.workflowBundle ?? (await bundleQuietly());
+    const workflowBundle = options.workflowBundle ?? (await bundleCheckoutWorkflows());
     const worker = await Worker.create({
       connection: nativeConnection,
       namespace: options.temporal.namespace,
@@ -70,8 +70,8 @@ export async function createCheckoutWorker(options: CheckoutWorkerOptions): Prom
   }
 }
 
-/** Bundles workflows/ once, keeping webpack's module listing out of the log. */
-async function bundleQuietly(): Promise<WorkflowBundle> {
+/** Bundles workflows/ with the project's payload converter, keeping webpack's module listing out of the log. */
+export async function bundleCheckoutWorkflows(): Promise<WorkflowBundle> {
   const quiet = () => undefined;
   return bundleWorkflowCode({
     workflowsPath: require.resolve('../workflows'),

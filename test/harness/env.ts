@@ -1,14 +1,13 @@
 /** What every integration test file needs: connections to the run's servers, a workflow bundle, workers. */
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundle } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type WorkflowBundle } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { temporalSettings, type TemporalSettings } from '../../src/config';
 import { CheckoutClient } from '../../src/client';
-import { PAYLOAD_CONVERTER_PATH, dataConverter } from '../../src/data-converter';
+import { dataConverter } from '../../src/data-converter';
 import { cartsCollection, type CartDoc } from '../../src/db/carts';
 import { connectMongo, type MongoConnection } from '../../src/db/mongo';
-import { createCheckoutWorker, type CheckoutWorker } from '../../src/worker';
+import { bundleCheckoutWorkflows, createCheckoutWorker, type CheckoutWorker } from '../../src/worker';
 import type { Collection } from 'mongodb';
 
 let runtimeInstalled = false;
@@ -37,15 +36,6 @@ export interface TestEnv {
   close(): Promise<void>;
 }
 
-const silentBundlerLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: (m: string) => console.warn(m),
-  error: (m: string) => console.error(m),
-};
-
 export async function setupTestEnv(name: string, options: { ownDatabase?: boolean } = {}): Promise<TestEnv> {
   quietRuntime();
   const mongoUri = process.env.MONGODB_URI;
@@ -59,11 +49,7 @@ export async function setupTestEnv(name: string, options: { ownDatabase?: boolea
   const carts = cartsCollection(mongo.db);
   // Each test file has its own task queue, so workers of files running in parallel never share work.
   const taskQueue = `b2b-checkout-test-${name}-${randomUUID().slice(0, 8)}`;
-  const bundle = await bundleWorkflowCode({
-    workflowsPath: path.join(__dirname, '..', '..', 'workflows', 'index.ts'),
-    payloadConverterPath: PAYLOAD_CONVERTER_PATH,
-    logger: silentBundlerLogger,
-  });
+  const bundle = await bundleCheckoutWorkflows();
   const workers: CheckoutWorker[] = [];
   return {
     temporal,

@@ -6,10 +6,11 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import type { Activities, CancelInput, LockInput, LockResult, PlaceOrderInput, StepInput, StepResult } from '../../activities';
-import { PAYLOAD_CONVERTER_PATH, dataConverter } from '../../src/data-converter';
+import { dataConverter } from '../../src/data-converter';
+import { bundleCheckoutWorkflows } from '../../src/worker';
 import { CLOSED_CART_MESSAGE, ERROR_CODES, SEARCH_ATTRIBUTES, type CancelOutcome, type ErrorCode } from '../../src/contract';
 import { ensureTemporalTestServer } from '../../src/stack/provision';
 
@@ -146,15 +147,6 @@ function quietRuntime(): void {
   }
 }
 
-const silentBundlerLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: (m: string) => console.warn(m),
-  error: (m: string) => console.error(m),
-};
-
 export interface TimeSkippingEnv {
   env: TestWorkflowEnvironment;
   bundle: WorkflowBundle;
@@ -195,11 +187,7 @@ export async function setupTimeSkipping(): Promise<TimeSkippingEnv> {
     namespace: env.namespace ?? 'default',
     searchAttributes: Object.fromEntries(Object.entries(SEARCH_ATTRIBUTES).map(([name, type]) => [name, types[type]])),
   });
-  const bundle = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../../workflows'),
-    payloadConverterPath: PAYLOAD_CONVERTER_PATH,
-    logger: silentBundlerLogger,
-  });
+  const bundle = await bundleCheckoutWorkflows();
   return {
     env,
     bundle,
