@@ -15,6 +15,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Collection } from 'mongodb';
 import { randomUUID } from 'node:crypto';
 import {
+  CLOSED_CART_MESSAGE,
   REQUEST_ID_PATTERN,
   TASK_QUEUE,
   cancelRequestProblem,
@@ -330,7 +331,7 @@ export class CheckoutClient {
     if (!this.repo) return { cartId, canceled: false, reason };
     const doc = await this.repo.get(cartId);
     if (doc.status === 'Closed') {
-      throw new CheckoutError('INVALID_OPERATION', "A cart can't be canceled after it's closed.", { cartId, status: doc.status });
+      throw new CheckoutError('INVALID_OPERATION', CLOSED_CART_MESSAGE, { cartId, status: doc.status });
     }
     const holder = doc.status === 'Checkout' ? doc.checkout : undefined;
     if (!holder) return { cartId, canceled: false, reason, status: doc.status };
@@ -339,11 +340,9 @@ export class CheckoutClient {
     // any cancel, and it never touches a cart that another session holds.
     const released = await this.repo.cancel({ cartId, sessionId: holder.sessionId, ...request });
     if (released.canceled) return { cartId, canceled: true, reason, status: released.doc.status, staleLock: true };
-    // The cart changed under us (another cancel released it, or a new checkout took it): look again.
-    const now = await this.repo.get(cartId);
-    if (now.status === 'Closed') {
-      throw new CheckoutError('INVALID_OPERATION', "A cart can't be canceled after it's closed.", { cartId, status: now.status });
-    }
+    // The cart changed under us (another cancel released it, or a new checkout took it); the store's
+    // cancel read it again and refused a Closed one with INVALID_OPERATION.
+    const now = released.doc;
     return now.status === 'Checkout' ? 'holder-running' : { cartId, canceled: false, reason, status: now.status };
   }
 
