@@ -18,5 +18,3 @@ export function createActivities({ db, client }: ActivityDeps) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
-export type * from './checkout';
-export type * from './probe';
