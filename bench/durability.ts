@@ -9,7 +9,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { connectMongo } from '../src/db/mongo';
+import { connectMongo } from '../src/db';
 import { startMongoServer, type H2Durability } from '../src/stack/mongo-server';
 import { ensureMongoServer } from '../src/stack/provision';
 import { say } from './log';

@@ -14,8 +14,7 @@ import { createCheckoutActivities } from '../activities/checkout';
 import { checkoutWorkflowId } from '../src/contract';
 import { temporalSettings } from '../src/config';
 import { dataConverter } from '../src/data-converter';
-import { cartsCollection, type CartDoc } from '../src/db/carts';
-import { connectMongo, type MongoConnection } from '../src/db/mongo';
+import { cartsCollection, type CartDoc, connectMongo, type MongoConnection } from '../src/db';
 import { insertForeignCart, newCartId } from './harness/env';
 
 let mongo: MongoConnection;

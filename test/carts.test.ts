@@ -8,7 +8,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Collection } from 'mongodb';
 import { createCheckoutActivities } from '../activities/checkout';
 import { checkoutWorkflowId, type ItemChange } from '../src/contract';
-import { CartRepository, RECENT_SESSIONS_KEPT, sessionsCollection, type CartDoc } from '../src/db/carts';
+import { CartRepository, RECENT_SESSIONS_KEPT, sessionsCollection, type CartDoc } from '../src/db';
 import { CheckoutError } from '../src/errors';
 import { getCheckoutStateQuery } from '../src/contract/messages';
 import { activityRuns } from './harness/history';

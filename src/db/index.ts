@@ -2,6 +2,7 @@
  * The store: MongoDB behind a small interface. Every cart transition is one atomic single-document
  * conditional write (./carts); the directory of webstores and accounts, the API's idempotency
  * records, the connection and the outage detection sit beside it. Callers import from here.
+ * The store imports only the contract (src/contract) and the MongoDB driver, never the Temporal SDK.
  */
 export * from './carts';
 export * from './directory';

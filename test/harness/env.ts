@@ -5,8 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { temporalSettings, type TemporalSettings } from '../../src/config';
 import { CheckoutClient } from '../../src/client';
 import { dataConverter } from '../../src/data-converter';
-import { cartsCollection, type CartDoc } from '../../src/db/carts';
-import { connectMongo, type MongoConnection } from '../../src/db/mongo';
+import { cartsCollection, type CartDoc, connectMongo, type MongoConnection } from '../../src/db';
 import { bundleCheckoutWorkflows, createCheckoutWorker, type CheckoutWorker } from '../../src/worker';
 import type { Collection } from 'mongodb';
 

@@ -6,7 +6,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Collection } from 'mongodb';
 import { BUSINESS_ERROR_TYPES } from '../../src/contract';
-import { CartRepository, cartProblem, casBackoffMs, type CartDoc } from '../../src/db/carts';
+import { CartRepository, cartProblem, casBackoffMs, type CartDoc } from '../../src/db';
 import { CART_CONTENDED, CartContendedError, toRetryableFailure } from '../../src/errors';
 
 /** A carts collection where the cart is always there and every fenced write loses. */

@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { ActivityFailure, WorkflowFailedError } from '@temporalio/client';
 import { appSettings, ConfigError, temporalSettings } from '../../src/config';
 import { cancelRequestProblem, cartIdProblem, checkoutWorkflowId, itemChangeProblem, normalizeCancelRequest } from '../../src/contract';
-import { applyChange, computeTotals } from '../../src/db/carts';
+import { applyChange, computeTotals } from '../../src/db';
 import { CheckoutError, findCheckoutError, toApplicationFailure } from '../../src/errors';
 
 describe('contract', () => {
