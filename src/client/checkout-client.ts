@@ -102,6 +102,18 @@ export class CheckoutClient {
     }
   }
 
+  /** The run id of the cart's running checkout (describe only, no worker needed), or undefined when none runs. */
+  async runningRunId(cartId: string): Promise<string | undefined> {
+    assertCartId(cartId);
+    try {
+      const description = await this.client.workflow.getHandle(checkoutWorkflowId(cartId)).describe();
+      return description.status.name === 'RUNNING' ? description.runId : undefined;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw asCheckoutError(err);
+    }
+  }
+
   /** Waits for the checkout run to end and returns its result (or its business failure as a CheckoutError). */
   async checkoutResult(cartId: string, runId?: string): Promise<CheckoutResult> {
     try {
