@@ -6,6 +6,7 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import {
   CLOSED_CART_MESSAGE,
+  DEFAULT_CANCEL_REASON,
   CheckoutError,
   assertCartId,
   cancelRequestProblem,
@@ -23,7 +24,7 @@ const MAX_CANCEL_ATTEMPTS = 3;
 
 export async function cancelCheckout(target: TemporalTarget, repo: CartRepository | undefined, cartId: string, options: CancelOptions): Promise<CancelAnswer> {
   assertCartId(cartId);
-  const req = { reason: options.reason ?? 'REQUESTED', ...(options.requestedBy ? { requestedBy: options.requestedBy } : {}) };
+  const req = { reason: options.reason ?? DEFAULT_CANCEL_REASON, ...(options.requestedBy ? { requestedBy: options.requestedBy } : {}) };
   const problem = cancelRequestProblem(req);
   if (problem) throw new CheckoutError('INVALID_INPUT', problem, { cartId });
   const request = normalizeCancelRequest(req);

@@ -1,7 +1,7 @@
 /** A cart's checkout: start it, cancel it, place its order. */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { waitExpired } from '../../client';
-import { checkoutWorkflowId } from '../../contract';
+import { DEFAULT_CANCEL_REASON, checkoutWorkflowId } from '../../contract';
 import { requester } from '../auth';
 import { keepOpen } from '../idempotency';
 import { EMPTY_BODY, buyerHeaders, params } from '../schemas';
@@ -63,7 +63,7 @@ async function startCheckout(ctx: RouteContext, req: CartRequest, reply: Fastify
 async function cancelCheckout(ctx: RouteContext, req: CancelRequest, reply: FastifyReply) {
   await buyerCart(ctx, req);
   const cartId = req.params.cartId;
-  const options = { reason: req.query.reason ?? 'REQUESTED', requestedBy: requester(req) };
+  const options = { reason: req.query.reason ?? DEFAULT_CANCEL_REASON, requestedBy: requester(req) };
   const signal = (ms?: number) => ctx.withinWait(() => ctx.checkout.cancelCheckout(cartId, { ...options, wait: false }), ms);
   let answer;
   try {

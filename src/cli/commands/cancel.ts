@@ -1,7 +1,7 @@
 /** cancel: cancel the running checkout (cancelCartAsyncOperation); the cart is Active again. */
 import type { Command } from 'commander';
 import type { CancelAnswer } from '../../client';
-import { cancelRequestProblem } from '../../contract';
+import { DEFAULT_CANCEL_REASON, cancelRequestProblem } from '../../contract';
 import { checkCartId, checkRequestedBy, invalidInput } from '../args';
 import type { Printer } from '../output';
 import { MONGO_ENV, TEMPORAL_ENV, defineCommand, type Prepare } from '../program';
@@ -20,7 +20,7 @@ export function addCancelCommand(program: Command, prepare: Prepare): void {
     env: [...TEMPORAL_ENV, ...MONGO_ENV],
   })
     .argument('<cartId>', 'the cart')
-    .option('--reason <reason>', 'why (recorded on the archived session)', 'REQUESTED')
+    .option('--reason <reason>', 'why (recorded on the archived session)', DEFAULT_CANCEL_REASON)
     .option('--requested-by <who>', 'who cancels (recorded on the archived session)')
     .option('--no-wait', 'return once the cancel signal is accepted, without waiting for the cart to be unlocked')
     .action(async (cartIdArg: string, opts: { reason: string; requestedBy?: string; wait: boolean }, cmd: Command) => {
