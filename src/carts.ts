@@ -6,8 +6,8 @@
  */
 import type { Collection, Db } from 'mongodb';
 import { randomUUID } from 'node:crypto';
-import { CheckoutError, type CartItem, type ItemChange } from './contract';
-import { CartRepository, Directory, applyChange, cartView, cartsCollection, storeCall, type CartDoc, type CartView } from './db';
+import { CheckoutError, type CartItem, type CartView, type ItemChange } from './contract';
+import { CartRepository, Directory, applyChange, cartView, cartsCollection, storeCall, type CartDoc } from './db';
 
 export interface NewCart {
   cartId?: string;

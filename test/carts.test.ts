@@ -9,7 +9,7 @@ import type { Collection } from 'mongodb';
 import { createCheckoutActivities } from '../activities/checkout';
 import { checkoutWorkflowId, type ItemChange } from '../src/contract';
 import { CartRepository, RECENT_SESSIONS_KEPT, sessionsCollection, type CartDoc } from '../src/db';
-import { CheckoutError } from '../src/errors';
+import { CheckoutError } from '../src/contract';
 import { getCheckoutStateQuery } from '../src/contract/messages';
 import { activityRuns } from './harness/history';
 import { eventually, insertForeignCart, newCartId, setupTestEnv, type TestEnv } from './harness/env';

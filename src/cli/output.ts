@@ -5,7 +5,7 @@
 import { unavailableDependency } from '../client';
 import { ConfigError } from '../config';
 import { CheckoutError, TASK_QUEUE, type CartItem, type CheckoutView, type ErrorCode } from '../contract';
-import type { CartView } from '../db';
+import type { CartView } from '../contract';
 import { DEFAULT_TIMEOUT_MS, type GlobalOptions } from './args';
 
 /** The exit code of each business error code. Keyed by ErrorCode, so a new code cannot be forgotten. */

@@ -13,13 +13,14 @@ import {
   TASK_QUEUE,
   assertCartId,
   checkoutWorkflowId,
+  type CartView,
   type CheckoutResult,
   type CheckoutView,
   type ItemChange,
   type PlaceOrderResult,
 } from '../contract';
 import { getCheckoutStateQuery, placeOrderUpdate } from '../contract/messages';
-import { CartRepository, type CartView } from '../db';
+import { CartRepository } from '../db';
 import type { checkoutWorkflow } from '../../workflows';
 import { cancelCheckout } from './cancel';
 import { changeItems, changeItemsWithin } from './items';

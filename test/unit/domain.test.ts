@@ -4,7 +4,8 @@ import { ActivityFailure, WorkflowFailedError } from '@temporalio/client';
 import { appSettings, ConfigError, temporalSettings } from '../../src/config';
 import { cancelRequestProblem, cartIdProblem, checkoutWorkflowId, itemChangeProblem, normalizeCancelRequest } from '../../src/contract';
 import { applyChange, computeTotals } from '../../src/db';
-import { CheckoutError, findCheckoutError, toApplicationFailure } from '../../src/errors';
+import { CheckoutError } from '../../src/contract';
+import { findCheckoutError, toApplicationFailure } from '../../src/contract/failures';
 
 describe('contract', () => {
   test('the workflow id scheme', () => {

@@ -1,7 +1,7 @@
 /** A buyer's carts: create one in a store, read one (with its running checkout session). */
 import type { FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
-import type { CartView } from '../../db';
+import type { CartView } from '../../contract';
 import { effectiveAccountId } from '../auth';
 import { uuidOf } from '../idempotency';
 import { EMPTY_BODY, buyerHeaders, params } from '../schemas';

@@ -2,7 +2,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { CartService } from '../../carts';
 import type { CheckoutClient } from '../../client';
-import type { CartView } from '../../db';
+import type { CartView } from '../../contract';
 import { effectiveAccountId } from '../auth';
 
 export interface RouteContext {
