@@ -59,6 +59,8 @@ interface ChangeProgress {
   waitingFor?: string;
 }
 
+// A factory of activities that share their dependencies is exempt from the function length limit.
+// eslint-disable-next-line max-lines-per-function
 export function createCheckoutActivities({ carts, client }: CheckoutActivityDeps) {
   const repo = new CartRepository(carts, {
     // Backing off under contention can take seconds: keep heartbeating so it is not taken for a lost worker.

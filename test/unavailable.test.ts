@@ -74,7 +74,7 @@ test('MongoDB stops: cancel (both modes), add item, GET cart and /healthz answer
 
 test('Temporal unreachable: add item, start, cancel and place order answer 503 UNAVAILABLE with Retry-After, and nothing is kept for the key', async () => {
   const port = await freePort();
-  const connection = await Connection.lazy({ address: `127.0.0.1:${port}` });
+  const connection = Connection.lazy({ address: `127.0.0.1:${port}` });
   const temporal = new Client({ connection });
   const api = await startTestApi({
     checkout: new CheckoutClient({ client: temporal, carts: env.carts, taskQueue: env.taskQueue }),
