@@ -21,9 +21,16 @@ import {
 import { CartRepository, computeTotals, type CartDoc } from '../src/db/carts';
 import { CartContendedError, CheckoutError, toApplicationFailure, toRetryableFailure } from '../src/errors';
 
+/**
+ * Runs inside runCheckoutStep once the step has begun, before its result is written. A test seam:
+ * the dev stack and the tests slow the steps of chosen checkouts with it; the product never sets it.
+ */
+export type StepHook = (input: StepInput) => Promise<void>;
+
 export interface CheckoutActivityDeps {
   carts: Collection<CartDoc>;
   client: Client;
+  beforeStep?: StepHook;
 }
 
 export interface LockInput {
@@ -47,8 +54,6 @@ export interface StepInput {
   cartId: string;
   sessionId: string;
   step: BackgroundStep;
-  /** Simulated duration; the step heartbeats meanwhile and stops when cancelled. */
-  delayMs?: number;
 }
 
 export interface StepResult {
@@ -96,7 +101,7 @@ interface ChangeProgress {
   waitingFor?: string;
 }
 
-export function createCheckoutActivities({ carts, client }: CheckoutActivityDeps) {
+export function createCheckoutActivities({ carts, client, beforeStep }: CheckoutActivityDeps) {
   const repo = new CartRepository(carts, {
     // Backing off under contention can take seconds: keep heartbeating so it is not taken for a lost worker.
     onContention: (round) => Context.current().heartbeat({ contendedRound: round }),
@@ -134,15 +139,7 @@ export function createCheckoutActivities({ carts, client }: CheckoutActivityDeps
       if (!begun.held) return { step: input.step, held: false };
       // An earlier attempt finished this step; only its completion was lost.
       if (begun.recorded) return { step: input.step, held: true };
-      const ctx = Context.current();
-      let remaining = input.delayMs ?? 0;
-      while (remaining > 0) {
-        ctx.heartbeat({ step: input.step, remainingMs: remaining });
-        const chunk = Math.min(remaining, 500);
-        // Context.sleep rejects with CancelledFailure once the workflow cancels this activity.
-        await ctx.sleep(chunk);
-        remaining -= chunk;
-      }
+      await beforeStep?.(input);
       const totals = computeTotals(input.step, begun.doc?.items ?? [], begun.doc?.checkout?.totals);
       const ended = await repo.markStep(input.cartId, input.sessionId, input.step, 'end', totals);
       return { step: input.step, held: ended.held };

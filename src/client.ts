@@ -59,7 +59,6 @@ export interface CheckoutClientOptions {
 export interface StartCheckoutOptions {
   requestedBy?: string;
   leaseMs?: number;
-  stepDelayMs?: number;
 }
 
 export interface StartedCheckout {
@@ -253,7 +252,6 @@ export class CheckoutClient {
       requestId,
       ...(options.requestedBy ? { requestedBy: options.requestedBy } : {}),
       ...(leaseMs ? { leaseMs } : {}),
-      ...(options.stepDelayMs ? { stepDelayMs: options.stepDelayMs } : {}),
     };
     const startOp = new WithStartWorkflowOperation<typeof checkoutWorkflow>('checkoutWorkflow', {
       workflowId: checkoutWorkflowId(cartId),

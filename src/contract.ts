@@ -97,8 +97,6 @@ export interface CheckoutInput {
   requestedBy?: string;
   /** How long the lock is held waiting for the order before it is released (reason EXPIRED). */
   leaseMs?: number;
-  /** Test and demo hook: each background step takes this long (heartbeating, cancellable). */
-  stepDelayMs?: number;
   /** Set by the caller that starts the run; echoed in the view so a caller can tell it started it. */
   requestId?: string;
 }
