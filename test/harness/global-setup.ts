@@ -36,7 +36,7 @@ export default async function globalSetup(): Promise<void> {
   // The shared database gets its indexes once, before any test writes, as a deployment has them before
   // traffic. Otherwise the first workers of two files build them while other files insert carts, and
   // in one CI run mongo-java-server answered such an insert with an internal "Unknown error: null".
-  const mongo = await connectMongo(process.env.MONGODB_URI, process.env.MONGODB_DB);
+  const mongo = await connectMongo(mongoServer.uri, process.env.MONGODB_DB);
   try {
     await ensureCartIndexes(cartsCollection(mongo.db));
     await new Directory(mongo.db).ensureIndexes();
