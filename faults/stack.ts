@@ -149,9 +149,14 @@ export class FaultStack {
     return this.checkout.startCheckout(cartId);
   }
 
-  /** Sets (or clears) the step delay of the cart's next checkouts. */
-  slowSteps(cartId: string, stepDelayMs: number | undefined): Promise<void> {
-    return setStepDelay(this.mongoConn.db, cartId, stepDelayMs);
+  /**
+   * Sets (or clears) the step delay of the cart's next checkouts. Best effort, within 3 s: while MongoDB
+   * is down (a fault of the suite) the checkout keeps the delay it had, and only the start answers
+   * what its caller sees.
+   */
+  async slowSteps(cartId: string, stepDelayMs: number | undefined): Promise<void> {
+    const bounded = new Promise<void>((resolve) => setTimeout(resolve, 3000).unref());
+    await Promise.race([setStepDelay(this.mongoConn.db, cartId, stepDelayMs).catch(() => undefined), bounded]);
   }
 
   liveWorkers(): WorkerProc[] {
