@@ -9,17 +9,25 @@ import type { Collection } from 'mongodb';
 import {
   CANCEL_SIGNAL_NAME,
   REQUEST_ID_PATTERN,
-  cartIdProblem,
+  CartContendedError,
+  CheckoutError,
+  assertCartId,
   checkoutWorkflowId,
   normalizeCancelRequest,
-  type BackgroundStep,
   type CancelCheckoutRequest,
+  type CancelInput,
   type CancelOutcome,
   type CartItemsRequest,
   type CartItemsResult,
+  type LockInput,
+  type LockResult,
+  type PlaceOrderActivityResult,
+  type PlaceOrderInput,
+  type StepInput,
+  type StepResult,
 } from '../src/contract';
+import { toApplicationFailure, toRetryableFailure } from '../src/contract/failures';
 import { CartRepository, computeTotals, type CartDoc } from '../src/db/carts';
-import { CartContendedError, CheckoutError, toApplicationFailure, toRetryableFailure } from '../src/errors';
 
 /**
  * Runs inside runCheckoutStep once the step has begun, before its result is written. A test seam:
@@ -31,49 +39,6 @@ export interface CheckoutActivityDeps {
   carts: Collection<CartDoc>;
   client: Client;
   beforeStep?: StepHook;
-}
-
-export interface LockInput {
-  cartId: string;
-  sessionId: string;
-  workflowId: string;
-  runId?: string;
-  requestedBy?: string;
-}
-
-export interface LockResult {
-  cartId: string;
-  sessionId: string;
-  webstoreId?: string;
-  accountId?: string;
-  itemCount: number;
-  version: number;
-}
-
-export interface StepInput {
-  cartId: string;
-  sessionId: string;
-  step: BackgroundStep;
-}
-
-export interface StepResult {
-  step: BackgroundStep;
-  /** False when this session no longer holds the cart (cancelled, closed, superseded): nothing was written. */
-  held: boolean;
-}
-
-export interface CancelInput {
-  cartId: string;
-  /** The session to cancel; a cart held by any other session is left alone. */
-  sessionId?: string;
-  reason: string;
-  requestedBy?: string;
-}
-
-export interface PlaceOrderInput {
-  cartId: string;
-  sessionId: string;
-  orderId: string;
 }
 
 /**
@@ -160,7 +125,7 @@ export function createCheckoutActivities({ carts, client, beforeStep }: Checkout
     });
   }
 
-  async function placeOrder(input: PlaceOrderInput): Promise<{ orderId: string; version: number }> {
+  async function placeOrder(input: PlaceOrderInput): Promise<PlaceOrderActivityResult> {
     return asActivity(async () => {
       const doc = await repo.placeOrder(input);
       Context.current().log.info('order placed: cart closed', { cartId: doc._id, orderId: doc.orderId ?? input.orderId });
@@ -177,8 +142,7 @@ export function createCheckoutActivities({ carts, client, beforeStep }: Checkout
    */
   async function changeCartItems(req: CartItemsRequest): Promise<CartItemsResult> {
     return asActivity(async () => {
-      const problem = cartIdProblem(req?.cartId);
-      if (problem) throw new CheckoutError('INVALID_INPUT', problem, { field: 'cartId' });
+      assertCartId(req?.cartId);
       if (req.requestId !== undefined && (typeof req.requestId !== 'string' || !REQUEST_ID_PATTERN.test(req.requestId))) {
         throw new CheckoutError('INVALID_INPUT', 'requestId must be 1-128 letters, digits or _ . : - starting with a letter or digit', {
           cartId: req.cartId,

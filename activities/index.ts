@@ -20,5 +20,4 @@ export function createActivities({ db, client, beforeStep }: ActivityDeps) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
-export type * from './checkout';
-export type * from './probe';
+export type { StepHook } from './checkout';

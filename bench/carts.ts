@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import type { CheckoutClient } from '../src/client';
 import { checkoutWorkflowId } from '../src/contract';
 import type { CartDoc } from '../src/db/carts';
-import { getCheckoutStateQuery } from '../workflows/messages';
+import { getCheckoutStateQuery } from '../src/contract/messages';
 import { ticker, type AbortFlag } from './log';
 import { ACCOUNT, STORE } from './stack';
 

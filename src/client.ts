@@ -15,9 +15,13 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Collection } from 'mongodb';
 import { randomUUID } from 'node:crypto';
 import {
+  CART_ITEMS_WORKFLOW_TYPE,
+  CHECKOUT_WORKFLOW_TYPE,
   CLOSED_CART_MESSAGE,
+  LOCK_LOST,
   REQUEST_ID_PATTERN,
   TASK_QUEUE,
+  assertCartId,
   cancelRequestProblem,
   cartItemsWorkflowId,
   checkoutWorkflowId,
@@ -34,7 +38,7 @@ import {
   type ItemChange,
   type PlaceOrderResult,
 } from './contract';
-import { CartRepository, assertCartId, cartView, type CartDoc, type CartView } from './db/carts';
+import { CartRepository, cartView, type CartDoc, type CartView } from './db/carts';
 import { storeCall } from './db/unavailable';
 import { CheckoutError, findCheckoutError } from './errors';
 import type { cartItemsWorkflow, checkoutWorkflow } from '../workflows';
@@ -44,7 +48,7 @@ import {
   getCheckoutStateQuery,
   placeOrderUpdate,
   waitForLockUpdate,
-} from '../workflows/messages';
+} from './contract/messages';
 import { cartItemsSummary, checkoutSummary } from '../workflows/summaries';
 
 export interface CheckoutClientOptions {
@@ -253,7 +257,7 @@ export class CheckoutClient {
       ...(options.requestedBy ? { requestedBy: options.requestedBy } : {}),
       ...(leaseMs ? { leaseMs } : {}),
     };
-    const startOp = new WithStartWorkflowOperation<typeof checkoutWorkflow>('checkoutWorkflow', {
+    const startOp = new WithStartWorkflowOperation<typeof checkoutWorkflow>(CHECKOUT_WORKFLOW_TYPE, {
       workflowId: checkoutWorkflowId(cartId),
       taskQueue: this.taskQueue,
       args: [input],
@@ -386,9 +390,9 @@ export class CheckoutClient {
     try {
       return await this.client.workflow.getHandle<typeof checkoutWorkflow>(checkoutWorkflowId(cartId), runId).result();
     } catch (err) {
-      const lockLost = err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure && err.cause.type === 'LOCK_LOST';
+      const lockLost = err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure && err.cause.type === LOCK_LOST;
       // A run whose cart was taken from it: the conflict its failure's details name.
-      if (lockLost) throw new CheckoutError('CHECKOUT_CONFLICT', (err.cause as ApplicationFailure).message, { cartId, reason: 'LOCK_LOST' });
+      if (lockLost) throw new CheckoutError('CHECKOUT_CONFLICT', (err.cause as ApplicationFailure).message, { cartId, reason: LOCK_LOST });
       throw asCheckoutError(err);
     }
   }
@@ -464,7 +468,7 @@ export class CheckoutClient {
     const workflowId = cartItemsWorkflowId(cartId, requestId);
     const input: CartItemsRequest = { cartId, change, requestId, ...(options.requestedBy ? { requestedBy: options.requestedBy } : {}) };
     try {
-      const handle = await this.client.workflow.start<typeof cartItemsWorkflow>('cartItemsWorkflow', {
+      const handle = await this.client.workflow.start<typeof cartItemsWorkflow>(CART_ITEMS_WORKFLOW_TYPE, {
         workflowId,
         taskQueue: this.taskQueue,
         args: [input],

@@ -6,6 +6,7 @@
  * workflow id names it.
  */
 import { DefaultLogger, type LogEntry, type LogLevel, type LogMetadata } from '@temporalio/worker';
+import { cartIdOfWorkflowId } from './contract';
 
 export type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error';
 
@@ -22,21 +23,9 @@ export function sdkLogLevel(logLevel: string): LogLevel {
   return level;
 }
 
-/**
- * The cart a workflow belongs to, read from its id: `checkout-<cartId>` and
- * `cart-items-<cartId>-<uuid>` (the schemes of src/contract.ts and src/client.ts).
- */
-export function cartIdOf(workflowId: unknown): string | undefined {
-  if (typeof workflowId !== 'string') return undefined;
-  const items = /^cart-items-(.+)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.exec(workflowId);
-  if (items) return items[1];
-  if (workflowId.startsWith('checkout-')) return workflowId.slice('checkout-'.length);
-  return undefined;
-}
-
 /** One JSON line. Errors become { name, message, stack }, bigints strings; a value that can't be serialized is named. */
 export function formatLine(time: Date, level: string, msg: string, fields: Record<string, unknown> = {}): string {
-  const cartId = fields.cartId ?? cartIdOf(fields.workflowId);
+  const cartId = fields.cartId ?? cartIdOfWorkflowId(fields.workflowId);
   const record = { time: time.toISOString(), level: level.toLowerCase(), msg, ...(cartId !== undefined ? { cartId } : {}), ...fields };
   try {
     return JSON.stringify(record, replacer);

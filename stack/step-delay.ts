@@ -5,7 +5,8 @@
  */
 import { Context } from '@temporalio/activity';
 import type { Db } from 'mongodb';
-import type { StepHook, StepInput } from '../activities';
+import type { StepHook } from '../activities/checkout';
+import type { StepInput } from '../src/contract';
 
 /**
  * Waits `ms` inside the running step, heartbeating every 500 ms with what is left. Context.sleep

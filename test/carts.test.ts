@@ -10,7 +10,7 @@ import { createCheckoutActivities } from '../activities/checkout';
 import { checkoutWorkflowId, type ItemChange } from '../src/contract';
 import { CartRepository, RECENT_SESSIONS_KEPT, sessionsCollection, type CartDoc } from '../src/db/carts';
 import { CheckoutError } from '../src/errors';
-import { getCheckoutStateQuery } from '../workflows/messages';
+import { getCheckoutStateQuery } from '../src/contract/messages';
 import { activityRuns } from './harness/history';
 import { eventually, insertForeignCart, newCartId, setupTestEnv, type TestEnv } from './harness/env';
 

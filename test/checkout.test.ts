@@ -8,7 +8,7 @@ import { CANCEL_ACTIVITY_TYPE, CANCEL_SIGNAL_NAME, CLOSED_CART_MESSAGE, checkout
 import { CheckoutError } from '../src/errors';
 import { CheckoutClient } from '../src/client';
 import { dataConverter } from '../src/data-converter';
-import { cancelCheckoutSignal, getCheckoutStateQuery, placeOrderUpdate, waitForLockUpdate } from '../workflows/messages';
+import { cancelCheckoutSignal, getCheckoutStateQuery, placeOrderUpdate, waitForLockUpdate } from '../src/contract/messages';
 import { eventually, insertForeignCart, newCartId, setupTestEnv, type TestEnv } from './harness/env';
 import { eventsWith, lastEvent, runsOf, signalsOf } from './harness/history';
 import { recordHistory } from './harness/record';

@@ -17,7 +17,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { CANCEL_ACTIVITY_TYPE, CANCEL_SIGNAL_NAME, CLOSED_CART_MESSAGE, checkoutWorkflowId } from '../src/contract';
-import { cancelCheckoutSignal, getCheckoutStateQuery } from '../workflows/messages';
+import { cancelCheckoutSignal, getCheckoutStateQuery } from '../src/contract/messages';
 import { checkoutSummary } from '../workflows/summaries';
 import { CHROMIUM_PATHS, findChromium, launchChromium, type Browser } from './harness/browser';
 import { eventually, insertForeignCart, setupTestEnv, type TestEnv } from './harness/env';

@@ -7,9 +7,8 @@
  */
 import { WorkflowFailedError, WorkflowUpdateFailedError, WorkflowUpdateStage, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { CancelInput, StepInput } from '../activities';
-import { BACKGROUND_STEPS, CANCEL_SIGNAL_NAME, checkoutWorkflowId, type CheckoutInput, type CheckoutResult } from '../src/contract';
-import { cancelCheckoutSignal, getCheckoutStateQuery, placeOrderUpdate } from '../workflows/messages';
+import { BACKGROUND_STEPS, CANCEL_SIGNAL_NAME, checkoutWorkflowId, type CancelInput, type CheckoutInput, type CheckoutResult, type StepInput } from '../src/contract';
+import { cancelCheckoutSignal, getCheckoutStateQuery, placeOrderUpdate } from '../src/contract/messages';
 import { eventually, newCartId } from './harness/env';
 import { eventsWith, runsOf, signalsOf } from './harness/history';
 import { businessError, Gate, setupTimeSkipping, StubActivities, type TimeSkippingEnv } from './harness/timeskip';

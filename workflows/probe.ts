@@ -1,6 +1,7 @@
 /** probeWorkflow: a Temporal + MongoDB round trip through one activity. */
 import { proxyActivities } from '@temporalio/workflow';
-import type { Activities, ProbeInput, ProbeResult } from '../activities';
+import type { Activities } from '../activities';
+import type { ProbeInput, ProbeResult } from '../src/contract';
 
 const { probeRoundTrip } = proxyActivities<Activities>({ startToCloseTimeout: '10s' });
 

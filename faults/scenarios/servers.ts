@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { checkoutWorkflowId } from '../../src/contract';
-import { getCheckoutStateQuery } from '../../workflows/messages';
+import { getCheckoutStateQuery } from '../../src/contract/messages';
 import { say, sleep, waitFor } from '../log';
 import { ScenarioRun, ensureWorkers, type Options, type ScenarioResult } from '../scenario';
 import type { FaultStack } from '../stack';

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { BACKGROUND_STEPS, CHECKOUT_STATES, checkoutWorkflowId, type BackgroundStep } from '../../src/contract';
-import { getCheckoutStateQuery } from '../../workflows/messages';
+import { getCheckoutStateQuery } from '../../src/contract/messages';
 import { say, waitFor } from '../log';
 import { ScenarioRun, activityHolder, ensureWorkers, resumed, victims, workflowTaskHolder, type FaultRecord, type Options, type ScenarioResult } from '../scenario';
 import type { FaultStack, WorkerProc } from '../stack';

@@ -16,7 +16,10 @@ import type { AnyBulkWriteOperation, Collection, Db, Filter, UpdateFilter } from
 import {
   CART_STATUSES,
   CLOSED_CART_MESSAGE,
-  cartIdProblem,
+  COLLECTIONS,
+  CartContendedError,
+  CheckoutError,
+  assertCartId,
   itemChangeProblem,
   type BackgroundOperationStatus,
   type BackgroundStep,
@@ -25,10 +28,7 @@ import {
   type CheckoutState,
   type ItemChange,
 } from '../contract';
-import { CartContendedError, CheckoutError } from '../errors';
 
-export const CARTS_COLLECTION = 'carts';
-export const SESSIONS_COLLECTION = 'checkout_sessions';
 /** Archived sessions kept in the cart document; older ones are only in checkout_sessions. */
 export const RECENT_SESSIONS_KEPT = 20;
 /** Request ids of applied item changes kept in the cart, to recognise a repeated request. */
@@ -137,22 +137,17 @@ export function cartView(doc: CartDoc): CartView {
 }
 
 export function cartsCollection(db: Db): Collection<CartDoc> {
-  return db.collection<CartDoc>(CARTS_COLLECTION);
+  return db.collection<CartDoc>(COLLECTIONS.carts);
 }
 
 export function sessionsCollection(db: Db): Collection<SessionRecord> {
-  return db.collection<SessionRecord>(SESSIONS_COLLECTION);
+  return db.collection<SessionRecord>(COLLECTIONS.checkoutSessions);
 }
 
 export async function ensureCartIndexes(carts: Collection<CartDoc>): Promise<void> {
   await carts.createIndex({ 'checkout.sessionId': 1 }, { name: 'checkout_session' });
   await carts.createIndex({ accountId: 1, webstoreId: 1, status: 1 }, { name: 'account_store_status' });
   await sessionsCollection(carts.db).createIndex({ cartId: 1, archivedAt: 1 }, { name: 'cart_archived' });
-}
-
-export function assertCartId(cartId: unknown): asserts cartId is string {
-  const problem = cartIdProblem(cartId);
-  if (problem) throw new CheckoutError('INVALID_INPUT', problem, { field: 'cartId' });
 }
 
 /**

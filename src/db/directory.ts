@@ -1,6 +1,6 @@
 /** Stores (webstores), buyer accounts and store memberships: what the API's requirement checks read. */
 import type { Collection, Db } from 'mongodb';
-import { CheckoutError } from '../errors';
+import { COLLECTIONS, CheckoutError } from '../contract';
 
 export interface WebstoreDoc {
   _id: string;
@@ -30,9 +30,9 @@ export class Directory {
   readonly memberships: Collection<MembershipDoc>;
 
   constructor(db: Db) {
-    this.webstores = db.collection<WebstoreDoc>('webstores');
-    this.accounts = db.collection<AccountDoc>('accounts');
-    this.memberships = db.collection<MembershipDoc>('memberships');
+    this.webstores = db.collection<WebstoreDoc>(COLLECTIONS.webstores);
+    this.accounts = db.collection<AccountDoc>(COLLECTIONS.accounts);
+    this.memberships = db.collection<MembershipDoc>(COLLECTIONS.memberships);
   }
 
   async ensureIndexes(): Promise<void> {

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Collection, Db } from 'mongodb';
 
-export const IDEMPOTENCY_COLLECTION = 'idempotency_keys';
+import { COLLECTIONS } from '../contract';
 
 export interface IdempotencyDoc {
   /** `<token scope>:<key>` */
@@ -42,7 +42,7 @@ export class IdempotencyStore {
     /** How long a key and its answer are kept (the TTL index; also checked on read, as TTL deletion lags). */
     readonly ttlS: number,
   ) {
-    this.keys = db.collection<IdempotencyDoc>(IDEMPOTENCY_COLLECTION);
+    this.keys = db.collection<IdempotencyDoc>(COLLECTIONS.idempotencyKeys);
   }
 
   async ensureIndexes(): Promise<void> {

@@ -5,7 +5,7 @@
  * Callers turn these into UNAVAILABLE (503, retry later), never into an internal error.
  */
 import { MongoNetworkError, MongoNotConnectedError, MongoServerSelectionError, MongoTopologyClosedError } from 'mongodb';
-import { CheckoutError } from '../errors';
+import { CheckoutError } from '../contract';
 
 const SOCKET_CODES = new Set(['EPIPE', 'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'ERR_SOCKET_CLOSED', 'ERR_STREAM_DESTROYED']);
 

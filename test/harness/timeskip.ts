@@ -8,10 +8,22 @@ import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundle } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
-import type { Activities, CancelInput, LockInput, LockResult, PlaceOrderInput, StepInput, StepResult } from '../../activities';
+import type { Activities } from '../../activities';
 import { dataConverter } from '../../src/data-converter';
 import { bundleCheckoutWorkflows } from '../../src/worker';
-import { CLOSED_CART_MESSAGE, ERROR_CODES, SEARCH_ATTRIBUTES, type CancelOutcome, type ErrorCode } from '../../src/contract';
+import {
+  CLOSED_CART_MESSAGE,
+  ERROR_CODES,
+  SEARCH_ATTRIBUTES,
+  type CancelInput,
+  type CancelOutcome,
+  type ErrorCode,
+  type LockInput,
+  type LockResult,
+  type PlaceOrderInput,
+  type StepInput,
+  type StepResult,
+} from '../../src/contract';
 import { ensureTemporalTestServer } from '../../stack/provision';
 import { quietRuntime } from './env';
 

@@ -1,7 +1,7 @@
 /** The failure helper of workflow code (workflows/failures.ts), on plain failure objects. */
 import { ActivityFailure, ApplicationFailure, CancelledFailure, RetryState } from '@temporalio/common';
 import { CLOSED_CART_MESSAGE } from '../../src/contract';
-import { businessError, businessFailure, workflowFailureOf } from '../../workflows/failures';
+import { businessError, businessFailure, workflowFailureOf } from '../../src/contract/failures';
 
 const activityFailed = (cause: Error) =>
   new ActivityFailure('Activity task failed', 'cancelCartAsyncOperation', '7', RetryState.NON_RETRYABLE_FAILURE, 'worker-1', cause);

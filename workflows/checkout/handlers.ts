@@ -4,9 +4,9 @@
  * handler hands over to the checkout's state; the validators refuse what it cannot answer.
  */
 import { log, setHandler } from '@temporalio/workflow';
-import { CANCEL_SIGNAL_NAME, CLOSED_CART_MESSAGE, cancelRequestProblem, type CancelCheckoutRequest } from '../../src/contract';
-import { businessError } from '../failures';
-import { cancelCheckoutSignal, cancelCheckoutUpdate, getCheckoutStateQuery, placeOrderUpdate, waitForLockUpdate } from '../messages';
+import { CANCEL_SIGNAL_NAME, MESSAGES, cancelRequestProblem, type CancelCheckoutRequest } from '../../src/contract';
+import { businessError } from '../../src/contract/failures';
+import { cancelCheckoutSignal, cancelCheckoutUpdate, getCheckoutStateQuery, placeOrderUpdate, waitForLockUpdate } from '../../src/contract/messages';
 import { isUndecodablePayload } from '../payload-converter';
 import type { Checkout } from './state';
 
@@ -31,12 +31,12 @@ function validateCancel(c: Checkout, req: CancelCheckoutRequest): void {
   if (isUndecodablePayload(req)) throw businessError('INVALID_INPUT', `the cancel request could not be decoded: ${req.problem}`, c.cartId);
   const problem = cancelRequestProblem(req);
   if (problem) throw businessError('INVALID_INPUT', problem, c.cartId);
-  if (c.order.succeeded) throw businessError('INVALID_OPERATION', CLOSED_CART_MESSAGE, c.cartId);
+  if (c.order.succeeded) throw businessError('INVALID_OPERATION', MESSAGES.closedCart, c.cartId);
 }
 
 function validateOrder(c: Checkout, req: unknown): void {
   if (isUndecodablePayload(req)) throw businessError('INVALID_INPUT', `the order request could not be decoded: ${req.problem}`, c.cartId);
   // A cancel that came first wins; a repeated order after a first one joins it (same order id).
-  if (c.decision.first === 'cancel') throw businessError('INVALID_OPERATION', 'The checkout is being canceled; no order can be placed.', c.cartId);
-  if (c.view.phase === 'DONE') throw businessError('INVALID_OPERATION', 'The checkout has ended.', c.cartId);
+  if (c.decision.first === 'cancel') throw businessError('INVALID_OPERATION', MESSAGES.orderAfterCancel, c.cartId);
+  if (c.view.phase === 'DONE') throw businessError('INVALID_OPERATION', MESSAGES.checkoutEnded, c.cartId);
 }

@@ -14,9 +14,8 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { LockResult } from '../../activities';
 import {
-  ERROR_CODES,
+  MESSAGES,
   cartIdProblem,
   normalizeCancelRequest,
   type CancelCheckoutRequest,
@@ -24,10 +23,11 @@ import {
   type CheckoutInput,
   type CheckoutResult,
   type CheckoutView,
+  type LockResult,
   type PlaceOrderResult,
   type RejectedSignal,
 } from '../../src/contract';
-import { businessError, workflowFailureOf } from '../failures';
+import { businessError, lockLostFailure, workflowFailureOf } from '../../src/contract/failures';
 import type { UndecodablePayload } from '../payload-converter';
 import { checkoutDetails, type DetailsContext } from '../summaries';
 import { FINAL_STATE_PATCH, ORDER_WAITS_FOR_STEPS_PATCH } from './patches';
@@ -245,9 +245,9 @@ export class Checkout {
 
   /** Ends the run with LOCK_LOST: the cart was taken from it while its steps ran. */
   async failLockLost(): Promise<ApplicationFailure> {
-    this.order.reject(businessError('INVALID_OPERATION', 'This checkout lost its lock on the cart; no order was placed.', this.cartId));
+    this.order.reject(businessError('INVALID_OPERATION', MESSAGES.lockLostNoOrder, this.cartId));
     const cancelAnswer = { cartId: this.cartId, canceled: false, reason: this.decision.cancel?.reason ?? 'LOCK_LOST' };
-    return await this.fail(lockLost(this.cartId), cancelAnswer);
+    return await this.fail(lockLostFailure(this.cartId), cancelAnswer);
   }
 
   async finish(result: CheckoutResult): Promise<CheckoutResult> {
@@ -260,14 +260,4 @@ export class Checkout {
   private show(): void {
     setCurrentDetails(checkoutDetails(this.view, this.details));
   }
-}
-
-/** The failure of a run whose cart was taken from it; `checkoutResult` reports CHECKOUT_CONFLICT. */
-function lockLost(cartId: string): ApplicationFailure {
-  return ApplicationFailure.create({
-    type: 'LOCK_LOST',
-    message: 'This checkout no longer holds the cart (cancelled, closed or taken over elsewhere); it ended without an order.',
-    nonRetryable: true,
-    details: [{ errorCode: 'CHECKOUT_CONFLICT', httpStatus: ERROR_CODES.CHECKOUT_CONFLICT, cartId, reason: 'LOCK_LOST' }],
-  });
 }

@@ -3,18 +3,20 @@
  * read in the UI. Activities run at least once; each one is idempotent on the cart (src/db/carts.ts).
  */
 import { isCancellation, log, proxyActivities, uuid4, workflowInfo, type ActivityOptions, type ApplicationFailure } from '@temporalio/workflow';
-import type { Activities, LockResult, StepResult } from '../../activities';
+import type { Activities } from '../../activities';
 import {
   BACKGROUND_STEPS,
   BUSINESS_ERROR_TYPES,
-  CLOSED_CART_MESSAGE,
+  MESSAGES,
   type BackgroundStep,
   type CancelCheckoutRequest,
   type CancelOutcome,
   type CheckoutResult,
+  type LockResult,
   type PlaceOrderResult,
+  type StepResult,
 } from '../../src/contract';
-import { businessError, workflowFailureOf } from '../failures';
+import { businessError, workflowFailureOf } from '../../src/contract/failures';
 import { cancelSummary, lockSummary, placeOrderSummary, stepSummary } from '../summaries';
 import type { Checkout } from './state';
 
@@ -91,7 +93,7 @@ export async function placeTheOrder(c: Checkout): Promise<CheckoutResult> {
   const result: CheckoutResult = { cartId: c.cartId, sessionId: c.sessionId, outcome: 'ORDER_PLACED', orderId };
   const lateCancel = c.decision.cancel;
   if (!lateCancel) return result;
-  const refusal = await cancelCart(c, lateCancel).then(() => businessError('INVALID_OPERATION', CLOSED_CART_MESSAGE, c.cartId), workflowFailureOf);
+  const refusal = await cancelCart(c, lateCancel).then(() => businessError('INVALID_OPERATION', MESSAGES.closedCart, c.cartId), workflowFailureOf);
   c.cancel.reject(refusal);
   return { ...result, refusedCancels: 1 };
 }
@@ -102,8 +104,8 @@ export async function cancelTheCheckout(c: Checkout, stepFailure: ApplicationFai
   const cancel = c.decision.cancel!;
   c.order.reject(
     stepFailure
-      ? businessError('INVALID_OPERATION', `A step of the checkout failed (${stepFailure.message}); no order was placed.`, c.cartId)
-      : businessError('INVALID_OPERATION', 'The checkout was canceled; no order was placed.', c.cartId),
+      ? businessError('INVALID_OPERATION', MESSAGES.stepFailedNoOrder(stepFailure.message), c.cartId)
+      : businessError('INVALID_OPERATION', MESSAGES.canceledNoOrder, c.cartId),
   );
   c.canceled(await c.orFail(cancelCart(c, cancel)));
   if (stepFailure) throw await c.fail(stepFailure);

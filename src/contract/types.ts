@@ -1,0 +1,187 @@
+/**
+ * The shapes that cross a boundary: workflow and activity inputs and results, message arguments,
+ * query answers, cart statuses and checkout states. Plain JSON objects, so fields can be added later
+ * and services in any language can send and read them.
+ */
+
+export const CART_STATUSES = ['Active', 'Checkout', 'Closed', 'PendingDelete'] as const;
+export type CartStatus = (typeof CART_STATUSES)[number];
+
+/** Session states in their default order; `Error` can follow any of them. */
+export const CHECKOUT_STATES = [
+  'Start',
+  'Inventory',
+  'Confirm Price',
+  'Shipping Cost',
+  'Taxes',
+  'Checkout Summary',
+  'Cart To Order',
+  'Activate Order',
+  'Complete',
+] as const;
+export type CheckoutState = (typeof CHECKOUT_STATES)[number] | 'Error';
+
+/** The background steps the workflow runs after taking the lock, before it waits for the order. */
+export const BACKGROUND_STEPS = ['Inventory', 'Confirm Price', 'Shipping Cost', 'Taxes', 'Checkout Summary'] as const;
+export type BackgroundStep = (typeof BACKGROUND_STEPS)[number];
+
+export type BackgroundOperationStatus = 'New' | 'Running' | 'Complete' | 'Error' | 'Canceled';
+
+export type CancelReason = 'REQUESTED' | 'ADD_TO_CART' | 'EXPIRED' | string;
+
+/** The `cancelCheckout` signal's one argument. Senders in other languages send this plain JSON. */
+export interface CancelCheckoutRequest {
+  reason: CancelReason;
+  requestedBy?: string;
+}
+
+export interface CheckoutInput {
+  cartId: string;
+  /** Who started the checkout (user or service), shown to operators. */
+  requestedBy?: string;
+  /** How long the lock is held waiting for the order before it is released (reason EXPIRED). */
+  leaseMs?: number;
+  /** Set by the caller that starts the run; echoed in the view so a caller can tell it started it. */
+  requestId?: string;
+}
+
+export type CheckoutOutcome = 'CANCELED' | 'ORDER_PLACED' | 'EXPIRED';
+
+export interface CheckoutResult {
+  cartId: string;
+  sessionId: string;
+  outcome: CheckoutOutcome;
+  orderId?: string;
+  cancel?: CancelCheckoutRequest;
+  /** Cancel requests that arrived after the order was placed and were refused with INVALID_OPERATION. */
+  refusedCancels?: number;
+}
+
+/** What the `getCheckoutState` query answers. */
+export interface CheckoutView {
+  cartId: string;
+  sessionId: string;
+  phase: 'LOCKING' | 'PROCESSING' | 'READY' | 'PLACING_ORDER' | 'CANCELING' | 'DONE';
+  state: CheckoutState;
+  cancelRequested?: CancelCheckoutRequest;
+  outcome?: CheckoutOutcome;
+  orderId?: string;
+  requestId?: string;
+  /** Signals this checkout could not read (another encoding, invalid JSON): ignored, listed for operators (the last 10). */
+  rejectedSignals?: RejectedSignal[];
+}
+
+export interface RejectedSignal {
+  signal: string;
+  encoding: string;
+  problem: string;
+}
+
+export interface PlaceOrderRequest {
+  requestedBy?: string;
+}
+
+export interface PlaceOrderResult {
+  orderId: string;
+}
+
+export interface CancelOutcome {
+  cartId: string;
+  /** True if this request unlocked the cart; false if nothing was running. */
+  canceled: boolean;
+  reason: CancelReason;
+  /** The cart's status after the cancel; absent when it could not be read (a client without MongoDB). */
+  status?: CartStatus;
+}
+
+export interface CartItem {
+  sku: string;
+  quantity: number;
+  unitPrice?: number;
+}
+
+export type ItemChange =
+  | { op: 'add'; sku: string; quantity: number; unitPrice?: number }
+  | { op: 'set'; sku: string; quantity: number }
+  | { op: 'remove'; sku: string };
+
+export interface CartItemsRequest {
+  cartId: string;
+  change: ItemChange;
+  requestedBy?: string;
+  /**
+   * Makes the change exactly-once: stored with the change in the cart's single-document write, so a
+   * retried activity or a repeated request with the same id changes nothing twice.
+   */
+  requestId?: string;
+}
+
+export interface CartItemsResult {
+  cartId: string;
+  status: CartStatus;
+  version: number;
+  items: CartItem[];
+  /** True if a running checkout was cancelled (reason ADD_TO_CART) so the change could land. */
+  canceledCheckout: boolean;
+}
+
+// Activity inputs and results (the workflow imports the activities themselves as types only).
+
+export interface LockInput {
+  cartId: string;
+  sessionId: string;
+  workflowId: string;
+  runId?: string;
+  requestedBy?: string;
+}
+
+export interface LockResult {
+  cartId: string;
+  sessionId: string;
+  webstoreId?: string;
+  accountId?: string;
+  itemCount: number;
+  version: number;
+}
+
+export interface StepInput {
+  cartId: string;
+  sessionId: string;
+  step: BackgroundStep;
+}
+
+export interface StepResult {
+  step: BackgroundStep;
+  /** False when this session no longer holds the cart (cancelled, closed, superseded): nothing was written. */
+  held: boolean;
+}
+
+export interface CancelInput {
+  cartId: string;
+  /** The session to cancel; a cart held by any other session is left alone. */
+  sessionId?: string;
+  reason: string;
+  requestedBy?: string;
+}
+
+export interface PlaceOrderInput {
+  cartId: string;
+  sessionId: string;
+  orderId: string;
+}
+
+export interface PlaceOrderActivityResult {
+  orderId: string;
+  version: number;
+}
+
+export interface ProbeInput {
+  probeId: string;
+  payload: string;
+}
+
+export interface ProbeResult {
+  probeId: string;
+  payload: string;
+  writes: number;
+}
