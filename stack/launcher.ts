@@ -7,7 +7,6 @@
  * servers). Server and worker processes run under a guard (stack/guard.ts), so even a run that is
  * killed leaves none behind.
  */
-import type { WorkflowBundle } from '@temporalio/worker';
 import path from 'node:path';
 import { startApi, type RunningApi } from '../src/api/server';
 import { temporalSettings, type AppSettings } from '../src/config';
@@ -157,7 +156,7 @@ export class Launcher {
   }
 
   /** A checkout worker in this process, running; stop() shuts it down and closes its connections. */
-  async startWorker(options: Omit<CheckoutWorkerOptions, 'temporal' | 'mongoUri'> & { workflowBundle?: WorkflowBundle }): Promise<InProcessWorker> {
+  async startWorker(options: Omit<CheckoutWorkerOptions, 'temporal' | 'mongoUri'>): Promise<InProcessWorker> {
     const w = await createCheckoutWorker({ temporal: temporalSettings(), mongoUri: this.mongoUri(), ...options });
     const running = w.worker.run();
     this.onStop('worker', async () => {

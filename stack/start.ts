@@ -48,13 +48,13 @@ async function main(): Promise<void> {
     await stack.provision();
     // Temporal
     const [host, port] = DEFAULTS.temporalAddress.split(':');
+    const dbFile = path.join(DATA_DIR, 'temporal.sqlite');
     if (!settings.temporalAddress) {
       if (await isListening(host, Number(port))) {
         throw new Error(
           `port ${port} is already in use: is another "npm start" running? To use that server, set TEMPORAL_ADDRESS=${DEFAULTS.temporalAddress}`,
         );
       }
-      const dbFile = path.join(DATA_DIR, 'temporal.sqlite');
       if (stack.provisioned?.temporal?.kind === 'binary') {
         log(`starting the Temporal dev server on ${DEFAULTS.temporalAddress} (UI :${settings.temporalUiPort}, histories in ${path.relative(process.cwd(), dbFile)})`);
       }
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
       ip: host,
       port: Number(port),
       uiPort: settings.temporalUiPort,
-      dbFile: path.join(DATA_DIR, 'temporal.sqlite'),
+      dbFile,
       logFile: path.join(DATA_DIR, 'logs', 'temporal.log'),
       sdkDownload: true,
     });
