@@ -28,11 +28,16 @@ async function main(): Promise<void> {
     await stack.stop((name) => log(`${name} stopped`));
     log('bye');
   };
+  let firstSignalAt = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     if (shuttingDown) {
+      // Ctrl-C reaches npm and us, and npm forwards its copy to us as well: a repeat within a second is
+      // that same Ctrl-C. A later one is the user's second Ctrl-C.
+      if (Date.now() - firstSignalAt < 1000) return;
       log(`${signal} again: exiting now`);
       process.exit(130);
     }
+    firstSignalAt = Date.now();
     void shutdown(signal).then(() => process.exit(0));
   };
   process.on('SIGINT', onSignal);
