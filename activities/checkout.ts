@@ -27,7 +27,7 @@ import {
   type StepResult,
 } from '../src/contract';
 import { toApplicationFailure, toRetryableFailure } from '../src/contract/failures';
-import { CartRepository, computeTotals, type CartDoc } from '../src/db/carts';
+import { CartRepository, computeTotals, type CartDoc } from '../src/db';
 
 /**
  * Runs inside runCheckoutStep once the step has begun, before its result is written. A test seam:

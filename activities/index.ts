@@ -1,7 +1,7 @@
 /** All activities of the b2b-checkout task queue, built from their dependencies. */
 import type { Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
-import { cartsCollection } from '../src/db/carts';
+import { cartsCollection } from '../src/db';
 import { createCheckoutActivities, type StepHook } from './checkout';
 import { createProbeActivities } from './probe';
 

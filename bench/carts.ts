@@ -3,7 +3,7 @@ import type { Collection } from 'mongodb';
 import { performance } from 'node:perf_hooks';
 import type { CheckoutClient } from '../src/client';
 import { checkoutWorkflowId } from '../src/contract';
-import type { CartDoc } from '../src/db/carts';
+import type { CartDoc } from '../src/db';
 import { getCheckoutStateQuery } from '../src/contract/messages';
 import { ticker, type AbortFlag } from './log';
 import { ACCOUNT, STORE } from './stack';

@@ -9,7 +9,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { connectMongo } from '../src/db/mongo';
+import { connectMongo } from '../src/db';
 import { startMongoServer, type H2Durability } from '../stack/mongo-server';
 import { ensureMongoServer } from '../stack/provision';
 import { say } from './log';

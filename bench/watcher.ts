@@ -11,7 +11,7 @@
  */
 import type { Collection } from 'mongodb';
 import { performance } from 'node:perf_hooks';
-import type { CartDoc } from '../src/db/carts';
+import type { CartDoc } from '../src/db';
 
 export type CartPredicate = (doc: Pick<CartDoc, '_id' | 'status' | 'items' | 'version'>) => boolean;
 

@@ -4,7 +4,7 @@
  */
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { checkoutWorkflowId } from '../src/contract';
-import type { CartDoc, CheckoutSessionDoc } from '../src/db/carts';
+import type { CartDoc, CheckoutSessionDoc } from '../src/db';
 import { getCheckoutStateQuery } from '../src/contract/messages';
 import { KNOWN_CODES, allowedQuantities, type Ledger, type Op } from './ledger';
 import { say, sleep } from './log';

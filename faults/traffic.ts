@@ -6,7 +6,7 @@
  * (start, cancel), on 503/429 or no answer, until a definite answer or a deadline.
  */
 import { randomUUID } from 'node:crypto';
-import { findCheckoutError } from '../src/errors';
+import { findCheckoutError } from '../src/contract/failures';
 import { Ledger, type Answer, type Op, type OpKind, type Via } from './ledger';
 import { sleep } from './log';
 import type { FaultStack } from './stack';

@@ -9,8 +9,7 @@ import { createActivities, type StepHook } from '../activities';
 import { appSettings, temporalSettings, type TemporalSettings } from './config';
 import { TASK_QUEUE } from './contract';
 import { PAYLOAD_CONVERTER_PATH, dataConverter } from './data-converter';
-import { cartsCollection, ensureCartIndexes } from './db/carts';
-import { connectMongo, type MongoConnection } from './db/mongo';
+import { cartsCollection, ensureCartIndexes, connectMongo, type MongoConnection } from './db';
 import { appLogger, jsonRuntimeLogger, sdkLogLevel, type Write } from './logging';
 import { ensureSearchAttributes } from './temporal';
 

@@ -13,8 +13,7 @@ import { createCheckoutActivities } from '../activities/checkout';
 import { checkoutWorkflowId } from '../src/contract';
 import { temporalSettings } from '../src/config';
 import { dataConverter } from '../src/data-converter';
-import { cartsCollection, type CartDoc } from '../src/db/carts';
-import { connectMongo, type MongoConnection } from '../src/db/mongo';
+import { cartsCollection, type CartDoc, connectMongo, type MongoConnection } from '../src/db';
 import { stepDelaysFrom } from '../stack/step-delay';
 import { insertForeignCart, newCartId, quietRuntime } from './harness/env';
 

@@ -5,7 +5,7 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { checkoutWorkflowId, type ItemChange } from '../src/contract';
-import { CheckoutError } from '../src/errors';
+import { CheckoutError } from '../src/contract';
 import { insertForeignCart, newCartId, setupTestEnv, type TestEnv } from './harness/env';
 
 let env: TestEnv;

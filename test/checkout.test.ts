@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { CANCEL_ACTIVITY_TYPE, CANCEL_SIGNAL_NAME, CLOSED_CART_MESSAGE, checkoutWorkflowId, type CheckoutResult } from '../src/contract';
-import { CheckoutError } from '../src/errors';
+import { CheckoutError } from '../src/contract';
 import { CheckoutClient } from '../src/client';
 import { dataConverter } from '../src/data-converter';
 import { cancelCheckoutSignal, getCheckoutStateQuery, placeOrderUpdate, waitForLockUpdate } from '../src/contract/messages';

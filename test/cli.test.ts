@@ -1,11 +1,11 @@
 /**
- * The operator CLI (src/cli.ts) on the real servers: main() runs in-process against this file's
+ * The operator CLI (src/cli/) on the real servers: main() runs in-process against this file's
  * worker (--task-queue), and its exit codes, printed codes and the carts in MongoDB are asserted.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { EXIT_CODES, main } from '../src/cli';
+import { EXIT_CODES, main } from '../src/cli/main';
 import { CLOSED_CART_MESSAGE, checkoutWorkflowId } from '../src/contract';
 import { freePort } from '../stack/ports';
 import { insertForeignCart, newCartId, setupTestEnv, type TestEnv } from './harness/env';
@@ -390,7 +390,7 @@ test('--help on the program and on every subcommand: description, examples, envi
 });
 
 test('the built executable runs a command and exits by itself (connections closed)', async () => {
-  const bin = path.join(__dirname, '..', 'dist', 'src', 'cli.js');
+  const bin = path.join(__dirname, '..', 'dist', 'src', 'cli', 'main.js');
   if (!existsSync(bin)) throw new Error(`${bin} is missing: run npm run build first`);
   const cartId = newCartId();
   await insertForeignCart(env.carts, cartId);

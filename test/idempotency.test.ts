@@ -6,8 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { cartItemsWorkflowId } from '../src/contract';
-import { IdempotencyStore, type IdempotencyDoc } from '../src/db/idempotency';
-import { CheckoutError } from '../src/errors';
+import { IdempotencyStore, type IdempotencyDoc } from '../src/db';
+import { CheckoutError } from '../src/contract';
 import { eventually, insertForeignCart, newCartId, setupTestEnv, type TestEnv } from './harness/env';
 import { OTHER_SERVICE_TOKEN, call, setupDirectory, startTestApi, type Answer, type RunningTestApi } from './harness/http';
 

@@ -230,7 +230,7 @@ async function eventuallyListed(query: string, workflowId: string | undefined) {
     await w.worker.runUntil(async () => {
       const cartId = uiCartId('ui-ready');
       await insertForeignCart(env.carts, cartId);
-      // Started as src/client.ts should start it, with the static summary (see docs/observability.md).
+      // Started as the client (src/client/start.ts) starts it, with the static summary (see docs/observability.md).
       const input = { cartId, requestedBy: 'svc-storefront' };
       const handle = await env.client.workflow.start('checkoutWorkflow', {
         workflowId: checkoutWorkflowId(cartId),

@@ -7,7 +7,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { MongoClient } from 'mongodb';
 import { CheckoutClient } from '../src/client';
-import { cartsCollection } from '../src/db/carts';
+import { cartsCollection } from '../src/db';
 import { startMongoServer, type MongoServerHandle } from '../stack/mongo-server';
 import { freePort } from '../stack/ports';
 import { provision } from '../stack/provision';

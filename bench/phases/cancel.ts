@@ -10,7 +10,7 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { CartRepository } from '../../src/db/carts';
+import { CartRepository } from '../../src/db';
 import { cartIds, insertCarts, pool, startCheckouts, waitQuiet, waitReady, waitWorkflowsReady } from '../carts';
 import { Readings, type Ctx, type SdkWindow } from '../context';
 import { pingSignal, pingUpdate, progressQuery, stopSignal, type benchFloorWorkflow } from '../floor-workflow';

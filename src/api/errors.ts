@@ -3,11 +3,9 @@
  * (a dependency unreachable, a rate limit) how long to wait before retrying. A failure of MongoDB
  * or Temporal is never a 500: the caller is told to retry.
  */
-import { WorkflowUpdateRPCTimeoutOrCancelledError, isGrpcServiceError } from '@temporalio/client';
-import type { FastifyError } from 'fastify';
-import { ERROR_CODES } from '../contract';
-import { isMongoUnavailable } from '../db/unavailable';
-import { CheckoutError } from '../errors';
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { unavailableDependency } from '../client';
+import { CheckoutError, ERROR_CODES } from '../contract';
 
 export const BODY_LIMIT = 1024 * 1024;
 /** Retry-After (seconds) of 503 UNAVAILABLE and 429 RATE_LIMITED. */
@@ -32,22 +30,6 @@ export interface ErrorAnswer {
   retryAfterS?: number;
 }
 
-const GRPC = { DEADLINE_EXCEEDED: 4, RESOURCE_EXHAUSTED: 8, UNAVAILABLE: 14 } as const;
-
-/** A dependency that can't be reached right now, anywhere in the cause chain: which one, or undefined. */
-export function unavailableDependency(err: unknown): { what: 'MongoDB' | 'Temporal'; rateLimited?: boolean } | undefined {
-  for (let e: unknown = err, depth = 0; e && depth < 10; depth++) {
-    if (isMongoUnavailable(e)) return { what: 'MongoDB' };
-    if (e instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return { what: 'Temporal' };
-    if (isGrpcServiceError(e)) {
-      if (e.code === GRPC.UNAVAILABLE || e.code === GRPC.DEADLINE_EXCEEDED) return { what: 'Temporal' };
-      if (e.code === GRPC.RESOURCE_EXHAUSTED) return { what: 'Temporal', rateLimited: true };
-    }
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
 export function describeError(err: FastifyError | Error): ErrorAnswer {
   if (err instanceof HttpError) {
     return { status: err.statusCode, errorCode: err.errorCode, message: err.message, ...(err.retryAfterS ? { retryAfterS: err.retryAfterS } : {}) };
@@ -57,7 +39,7 @@ export function describeError(err: FastifyError | Error): ErrorAnswer {
     return { status: ERROR_CODES[err.errorCode], errorCode: err.errorCode, message: err.message, ...(retryAfterS ? { retryAfterS } : {}) };
   }
   const down = unavailableDependency(err);
-  if (down?.rateLimited) {
+  if (down?.why === 'rate-limited') {
     return {
       status: ERROR_CODES.RATE_LIMITED,
       errorCode: 'RATE_LIMITED',
@@ -94,4 +76,19 @@ export function describeError(err: FastifyError | Error): ErrorAnswer {
     return { status: 400, errorCode: 'INVALID_INPUT', message: fe.message };
   }
   return { status: 500, errorCode: 'INTERNAL_ERROR', message: 'Something went wrong; it has been logged.' };
+}
+
+/** Every error answer of the API, whatever layer raised it: `[{ errorCode, message }]`, Retry-After when transient. */
+export function registerErrorHandlers(app: FastifyInstance, log?: (entry: Record<string, unknown>) => void): void {
+  app.setErrorHandler((err: FastifyError | Error, req, reply) => {
+    const { status, errorCode, message, retryAfterS } = describeError(err);
+    if (status >= 500) {
+      log?.({ level: status === 503 ? 'warn' : 'error', msg: 'request failed', reqId: req.id, error: String(err), stack: err.stack });
+    }
+    if (retryAfterS) void reply.header('retry-after', String(retryAfterS));
+    void reply.status(status).send([{ errorCode, message }]);
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send([{ errorCode: 'NOT_FOUND', message: `No route ${req.method} ${req.url.split('?')[0]}.` }]);
+  });
 }

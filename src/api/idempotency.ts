@@ -10,9 +10,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { REQUEST_ID_PATTERN } from '../contract';
-import type { IdempotencyStore } from '../db/idempotency';
-import { CheckoutError } from '../errors';
+import { CheckoutError, REQUEST_ID_PATTERN } from '../contract';
+import type { IdempotencyStore } from '../db';
 import { HttpError } from './errors';
 
 export interface IdempotencyState {

@@ -6,9 +6,8 @@
 import { MongoClient } from 'mongodb';
 import { CheckoutClient } from '../client';
 import { appSettings, temporalSettings, type AppSettings } from '../config';
-import { cartsCollection } from '../db/carts';
-import { Directory } from '../db/directory';
-import { IdempotencyStore } from '../db/idempotency';
+import { CartService } from '../carts';
+import { IdempotencyStore, cartsCollection } from '../db';
 import { formatLine } from '../logging';
 import { connectClient } from '../temporal';
 import { buildApi, type FastifyInstance } from './app';
@@ -28,7 +27,7 @@ export async function startApi(settings: AppSettings, mongoUri: string, options:
   const mongo = { db: mongoClient.db(settings.mongoDb), close: () => mongoClient.close() };
   try {
     await mongoClient.connect();
-    await new Directory(mongo.db).ensureIndexes();
+    await CartService.forDb(mongo.db).ensureIndexes();
     await new IdempotencyStore(mongo.db, settings.idempotencyTtlS).ensureIndexes();
     const checkout = new CheckoutClient({ client, carts: cartsCollection(mongo.db), leaseMs: settings.checkoutLeaseMs, taskQueue: options.taskQueue });
     const app = await buildApi({

@@ -71,3 +71,8 @@ export const SEARCH_ATTRIBUTES = {
   WebstoreId: 'Keyword',
   CheckoutState: 'Keyword',
 } as const;
+
+// ---- Added by the entry-points change (issue 10): the cancel reason when a caller gives none,
+// which the client, the HTTP API and the CLI each defaulted to with their own literal.
+/** The reason recorded on a cancel that names none. */
+export const DEFAULT_CANCEL_REASON = 'REQUESTED';

@@ -185,3 +185,49 @@ export interface ProbeResult {
   payload: string;
   writes: number;
 }
+
+// --- What callers see of a cart (the store's views: plain JSON, dates as ISO strings) ---------
+// The store keeps its documents (src/db) and turns them into these with cartView().
+
+/** A checkout's running totals, all amounts in cents. */
+export interface Totals {
+  subtotal: number;
+  shipping?: number;
+  tax?: number;
+  total?: number;
+}
+
+/** A checkout session as callers see it, current or archived. */
+export interface SessionView {
+  sessionId: string;
+  workflowId: string;
+  runId?: string;
+  state: CheckoutState;
+  nextState: CheckoutState;
+  isProcessing: boolean;
+  isError: boolean;
+  isArchived: boolean;
+  backgroundOperation: { id: string; status: BackgroundOperationStatus };
+  requestedBy?: string;
+  startedAt: string;
+  totals?: Totals;
+  orderId?: string;
+  archivedAt?: string;
+  cancelReason?: string;
+  canceledBy?: string;
+}
+
+/** What callers see of a cart. */
+export interface CartView {
+  cartId: string;
+  status: CartStatus;
+  webstoreId?: string;
+  accountId?: string;
+  items: CartItem[];
+  version: number;
+  orderId?: string;
+  checkout?: SessionView;
+  /** The most recent archived sessions, oldest first; the full history is in checkout_sessions. */
+  archivedSessions: SessionView[];
+  archivedSessionCount: number;
+}

@@ -1,9 +1,28 @@
 /**
- * The store: MongoDB behind a small interface. Every cart transition is one atomic single-document
- * conditional write (./carts); the directory of webstores and accounts, the API's idempotency
- * records, the connection and the outage detection sit beside it. Callers import from here.
+ * The store: MongoDB behind a small interface, and its callers' one import path. Every cart
+ * transition is one atomic single-document conditional write, one concern a file: the documents and
+ * their views (./cart-docs), the collections and indexes (./cart-collections), malformed-cart
+ * detection (./cart-problems), the transitions decided from the cart as read (./cart-transitions),
+ * what each write is made of (./cart-writes), the repository that reads, decides and writes them
+ * (./cart-repository), the step and item computations (./totals, ./items). The directory of
+ * webstores and accounts, the API's idempotency records, the connection and the outage detection sit
+ * beside it. The store imports only the contract (src/contract) and the MongoDB driver, never the
+ * Temporal SDK.
  */
-export * from './carts';
+export {
+  APPLIED_CHANGES_KEPT,
+  RECENT_SESSIONS_KEPT,
+  cartView,
+  type AppliedChange,
+  type CartDoc,
+  type CheckoutSessionDoc,
+  type SessionRecord,
+} from './cart-docs';
+export { cartsCollection, ensureCartIndexes, sessionsCollection } from './cart-collections';
+export { cartProblem } from './cart-problems';
+export { CartRepository, casBackoffMs, type CartRepositoryOptions } from './cart-repository';
+export { applyChange } from './items';
+export { DEFAULT_UNIT_PRICE_CENTS, computeTotals } from './totals';
 export * from './directory';
 export * from './idempotency';
 export * from './mongo';

@@ -5,9 +5,7 @@
  * serves its Web UI too, on a free port, as TEMPORAL_UI_URL for the browser test; with a server of
  * the user's, TEMPORAL_UI_URL is whatever the user set (or unset: the browser test is skipped).
  */
-import { cartsCollection, ensureCartIndexes } from '../../src/db/carts';
-import { Directory } from '../../src/db/directory';
-import { connectMongo } from '../../src/db/mongo';
+import { cartsCollection, ensureCartIndexes, Directory, connectMongo } from '../../src/db';
 import { Launcher } from '../../stack/launcher';
 
 declare global {

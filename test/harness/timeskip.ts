@@ -47,7 +47,7 @@ export interface StubBehaviour {
   placeOrder?: (input: PlaceOrderInput, attempt: number) => Promise<{ orderId: string; version: number } | undefined>;
 }
 
-/** The failure a real activity throws for a business error (see toApplicationFailure in src/errors.ts). */
+/** The failure a real activity throws for a business error (see toApplicationFailure in src/contract/failures.ts). */
 export function businessError(code: ErrorCode, message: string, cartId: string): ApplicationFailure {
   return ApplicationFailure.create({
     type: code,

@@ -8,7 +8,7 @@ import { ServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@tempora
 import { MongoNetworkError, MongoServerSelectionError } from 'mongodb';
 import { describeError } from '../../src/api/errors';
 import { appSettings, ConfigError } from '../../src/config';
-import { CheckoutError } from '../../src/errors';
+import { CheckoutError } from '../../src/contract';
 
 /** What @grpc/grpc-js rejects with: an Error with a numeric code, details and metadata. */
 function grpcError(code: number, details: string): Error {

@@ -6,8 +6,9 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Collection } from 'mongodb';
 import { BUSINESS_ERROR_TYPES } from '../../src/contract';
-import { CartRepository, cartProblem, casBackoffMs, type CartDoc } from '../../src/db/carts';
-import { CART_CONTENDED, CartContendedError, toRetryableFailure } from '../../src/errors';
+import { CartRepository, cartProblem, casBackoffMs, type CartDoc } from '../../src/db';
+import { CART_CONTENDED, CartContendedError } from '../../src/contract';
+import { toRetryableFailure } from '../../src/contract/failures';
 
 /** A carts collection where the cart is always there and every fenced write loses. */
 function alwaysContended(doc: CartDoc): { carts: Collection<CartDoc>; writes: () => number } {

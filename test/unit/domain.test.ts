@@ -3,8 +3,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import { ActivityFailure, WorkflowFailedError } from '@temporalio/client';
 import { appSettings, ConfigError, temporalSettings } from '../../src/config';
 import { cancelRequestProblem, cartIdProblem, checkoutWorkflowId, itemChangeProblem, normalizeCancelRequest } from '../../src/contract';
-import { applyChange, computeTotals } from '../../src/db/carts';
-import { CheckoutError, findCheckoutError, toApplicationFailure } from '../../src/errors';
+import { applyChange, computeTotals } from '../../src/db';
+import { CheckoutError } from '../../src/contract';
+import { findCheckoutError, toApplicationFailure } from '../../src/contract/failures';
 
 describe('contract', () => {
   test('the workflow id scheme', () => {

@@ -1,4 +1,4 @@
-/** The failure helper of workflow code (workflows/failures.ts), on plain failure objects. */
+/** The failure helper of workflow code (src/contract/failures.ts), on plain failure objects. */
 import { ActivityFailure, ApplicationFailure, CancelledFailure, RetryState } from '@temporalio/common';
 import { CLOSED_CART_MESSAGE } from '../../src/contract';
 import { businessError, businessFailure, workflowFailureOf } from '../../src/contract/failures';

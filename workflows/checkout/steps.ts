@@ -1,6 +1,6 @@
 /**
  * The checkout's chapters, and its activity calls: one helper per call, with the summary operators
- * read in the UI. Activities run at least once; each one is idempotent on the cart (src/db/carts.ts).
+ * read in the UI. Activities run at least once; each one is idempotent on the cart (the store, src/db).
  */
 import { isCancellation, log, proxyActivities, uuid4, workflowInfo, type ActivityOptions, type ApplicationFailure } from '@temporalio/workflow';
 import type { Activities } from '../../activities';

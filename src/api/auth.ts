@@ -1,0 +1,57 @@
+/**
+ * Who is calling: a bearer token (every route but /healthz and /metrics) with its role, and for
+ * buyer routes the effective account of X-Effective-Account-Id. The account's own checks (valid,
+ * owns the cart, member of the store) are the cart service's.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ApiRole } from '../config';
+import { CheckoutError } from '../contract';
+import { HttpError } from './errors';
+import { sha256 } from './idempotency';
+
+const OPEN_PATHS = new Set(['/healthz', '/metrics']);
+
+interface Auth {
+  role: ApiRole;
+  /** The token's identity: a hash, never the token. Scopes Idempotency-Keys. */
+  tokenId: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    auth?: Auth;
+  }
+}
+
+export function registerAuth(app: FastifyInstance, tokens: Map<string, ApiRole>): void {
+  app.addHook('onRequest', async (req) => {
+    if (OPEN_PATHS.has(req.url.split('?')[0])) return;
+    const header = req.headers.authorization;
+    const match = typeof header === 'string' ? /^Bearer ([^\s]+)$/.exec(header) : null;
+    const token = match?.[1];
+    const role = token ? tokens.get(token) : undefined;
+    if (!token || !role) throw new HttpError(401, 'UNAUTHENTICATED', 'A valid bearer token is required (Authorization: Bearer <token>).');
+    req.auth = { role, tokenId: sha256(token).slice(0, 24) };
+  });
+}
+
+/** onRequest guard of the admin routes. */
+export async function requireAdmin(req: FastifyRequest): Promise<void> {
+  if (req.auth?.role !== 'admin') throw new CheckoutError('INSUFFICIENT_ACCESS', 'This route needs an admin token.');
+}
+
+/** The token scope of a request's Idempotency-Keys. */
+export function tokenScope(req: FastifyRequest): string {
+  return req.auth?.tokenId ?? 'none';
+}
+
+/** The effective account of a buyer route (its schema requires the header). */
+export function effectiveAccountId(req: FastifyRequest): string {
+  return req.headers['x-effective-account-id'] as string;
+}
+
+/** Who asks, as recorded on sessions and changes: the token's role and the effective account. */
+export function requester(req: FastifyRequest): string {
+  const account = req.headers['x-effective-account-id'];
+  return `${req.auth?.role ?? 'unknown'}:${typeof account === 'string' ? account : '-'}`;
+}

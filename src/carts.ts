@@ -1,0 +1,115 @@
+/**
+ * The cart service: what the entry points need besides the checkout's workflow operations (those
+ * are CheckoutClient's). Creating a cart (idempotent under its id), reading one, the requirement
+ * checks of DOMAIN.md on the effective account, and the directory the admin routes keep. It talks to
+ * the store only (src/db), never to Temporal.
+ */
+import type { Collection, Db } from 'mongodb';
+import { randomUUID } from 'node:crypto';
+import { CheckoutError, type CartItem, type CartView, type ItemChange } from './contract';
+import { CartRepository, Directory, applyChange, cartView, cartsCollection, storeCall, type CartDoc } from './db';
+
+export interface NewCart {
+  cartId?: string;
+  webstoreId: string;
+  accountId: string;
+  ownerId?: string;
+  items?: CartItem[];
+}
+
+/** MongoDB's duplicate-key error: the cart id is taken. */
+const DUPLICATE_KEY = 11000;
+
+export class CartService {
+  private readonly repo: CartRepository;
+  private readonly directory: Directory;
+
+  constructor(carts: Collection<CartDoc>) {
+    this.repo = new CartRepository(carts);
+    this.directory = new Directory(carts.db);
+  }
+
+  static forDb(db: Db): CartService {
+    return new CartService(cartsCollection(db));
+  }
+
+  /** The items of a new cart from add changes (`--item SKU-1:2 --item SKU-1:1` is SKU-1 x3). */
+  static itemsOf(changes: ItemChange[]): CartItem[] {
+    return changes.reduce<CartItem[]>((items, change) => applyChange(items, change), []);
+  }
+
+  async getCart(cartId: string): Promise<CartView> {
+    return cartView(await storeCall(() => this.repo.get(cartId)));
+  }
+
+  /**
+   * Creates an Active cart, idempotently under its id (a new UUID when none is given): when the cart
+   * exists with the same store, account and owner (and, while nobody has changed it yet, the same
+   * items) it is a retry, answered with the cart as it is now; other fields are CHECKOUT_CONFLICT.
+   */
+  async createCart(cart: NewCart): Promise<CartView> {
+    return cartView(await storeCall(() => this.createOnce({ ...cart, cartId: cart.cartId ?? randomUUID() })));
+  }
+
+  private async createOnce(cart: NewCart & { cartId: string }): Promise<CartDoc> {
+    try {
+      return await this.repo.create(cart);
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== DUPLICATE_KEY) throw err;
+    }
+    const existing = await this.repo.get(cart.cartId);
+    const sameItems = (existing.version ?? 0) > 0 || JSON.stringify(existing.items ?? []) === JSON.stringify(cart.items ?? []);
+    const same = existing.webstoreId === cart.webstoreId && existing.accountId === cart.accountId && existing.ownerId === cart.ownerId && sameItems;
+    if (!same) throw new CheckoutError('CHECKOUT_CONFLICT', `Cart ${cart.cartId} already exists with other fields.`, { cartId: cart.cartId });
+    return existing;
+  }
+
+  /** A cart for a buyer: the effective account must be valid and a member of the store. Nothing is written otherwise. */
+  async createCartFor(cart: NewCart): Promise<CartView> {
+    await this.requireAccount(cart.accountId);
+    if (!(await this.directory.isMember(cart.webstoreId, cart.accountId))) {
+      throw new CheckoutError('INSUFFICIENT_ACCESS', 'The effective account is not a member of this store.', {});
+    }
+    return this.createCart(cart);
+  }
+
+  /**
+   * The cart, when the effective account may act on it: the requirement checks of DOMAIN.md in their
+   * order (valid account, the cart exists, the account owns it, it is a member of the cart's store).
+   */
+  async ownedCart(cartId: string, accountId: string): Promise<CartView> {
+    await this.requireAccount(accountId);
+    const cart = await this.repo.get(cartId);
+    if (cart.accountId !== accountId) throw new CheckoutError('INSUFFICIENT_ACCESS', 'The effective account does not own this cart.', {});
+    if (!cart.webstoreId || !(await this.directory.isMember(cart.webstoreId, accountId))) {
+      throw new CheckoutError('INSUFFICIENT_ACCESS', "The effective account is not a member of the cart's store.", {});
+    }
+    return cartView(cart);
+  }
+
+  private async requireAccount(accountId: string): Promise<void> {
+    const account = await this.directory.getAccount(accountId);
+    if (!account || !account.active) throw new CheckoutError('INSUFFICIENT_ACCESS', 'The effective account is not valid.', {});
+  }
+
+  saveStore(webstoreId: string, name: string) {
+    return this.directory.upsertStore(webstoreId, name);
+  }
+
+  saveAccount(accountId: string, name: string, active: boolean) {
+    return this.directory.upsertAccount(accountId, name, active);
+  }
+
+  addMember(webstoreId: string, accountId: string) {
+    return this.directory.addMember(webstoreId, accountId);
+  }
+
+  async ensureIndexes(): Promise<void> {
+    await this.directory.ensureIndexes();
+  }
+
+  /** MongoDB answers (health checks). */
+  async ping(): Promise<void> {
+    await this.repo.carts.db.command({ ping: 1 });
+  }
+}

@@ -1,0 +1,226 @@
+/**
+ * The cart store. One document per cart holds its status, items, version, the current checkout
+ * session and its most recent archived sessions, so that every transition (lock, step, cancel, place
+ * order, item change) is one atomic single-document conditional write: no multi-document transactions.
+ *
+ * Every write bumps `version` and is fenced on what it read (version, status and the session id
+ * holding the cart), so a stale writer, or another service that writes without bumping the version,
+ * makes it match nothing. Activities run at least once, so every operation here is idempotent:
+ * repeating it after a success changes nothing and answers the same.
+ *
+ * The cart keeps only its last RECENT_SESSIONS_KEPT archived sessions (a document is read whole by
+ * every compare-and-set and may not outgrow 16 MB); every archived session is also kept, one
+ * document each, in `checkout_sessions`.
+ */
+import type { AnyBulkWriteOperation, Collection, UpdateFilter } from 'mongodb';
+import {
+  CartContendedError,
+  CheckoutError,
+  assertCartId,
+  itemChangeProblem,
+  type BackgroundStep,
+  type CancelInput,
+  type CartItem,
+  type ItemChange,
+  type LockInput,
+  type PlaceOrderInput,
+  type Totals,
+} from '../contract';
+import type { CartDoc, CheckoutSessionDoc, SessionRecord } from './cart-docs';
+import { sessionsCollection } from './cart-collections';
+import { assertWellFormed } from './cart-problems';
+import {
+  decideCancel,
+  decideItemChange,
+  decideLock,
+  decidePlaceOrder,
+  decideStep,
+  sessionEnded,
+  type CancelDecided,
+  type HolderIsLive,
+  type ItemsChanged,
+  type StepMark,
+} from './cart-transitions';
+import { droppedBy, fence, type Decision } from './cart-writes';
+
+export interface CartRepositoryOptions {
+  /** Compare-and-set rounds before giving up with the retryable CartContendedError. */
+  maxRounds?: number;
+  /** Pause before round `round` (1-based), in ms. Default: full jitter, exponential, capped at 500 ms. */
+  backoffMs?: (round: number) => number;
+  /** Called before each pause (activities heartbeat here, so a long contention is not taken for a lost worker). */
+  onContention?: (round: number) => void;
+}
+
+const DEFAULT_MAX_ROUNDS = 25;
+/** Full jitter: a random pause up to an exponential cap, so contending writers spread out instead of colliding again. */
+export const casBackoffMs = (round: number): number => Math.random() * Math.min(500, 5 * 2 ** round);
+
+export class CartRepository {
+  readonly sessions: Collection<SessionRecord>;
+  private readonly maxRounds: number;
+  private readonly backoffMs: (round: number) => number;
+  private readonly onContention: (round: number) => void;
+
+  constructor(
+    readonly carts: Collection<CartDoc>,
+    options: CartRepositoryOptions = {},
+  ) {
+    this.sessions = sessionsCollection(carts.db);
+    this.maxRounds = options.maxRounds ?? DEFAULT_MAX_ROUNDS;
+    this.backoffMs = options.backoffMs ?? casBackoffMs;
+    this.onContention = options.onContention ?? (() => undefined);
+  }
+
+  async get(cartId: string): Promise<CartDoc> {
+    assertCartId(cartId);
+    const doc = await this.carts.findOne({ _id: cartId });
+    if (!doc) throw new CheckoutError('NOT_FOUND', `Cart ${cartId} was not found.`, { cartId });
+    return doc;
+  }
+
+  /** Every archived session of a cart, oldest first, from checkout_sessions. */
+  async sessionHistory(cartId: string): Promise<SessionRecord[]> {
+    assertCartId(cartId);
+    return this.sessions.find({ cartId }).sort({ archivedAt: 1 }).toArray();
+  }
+
+  async create(cart: { cartId: string; webstoreId: string; accountId: string; ownerId?: string; items?: CartItem[] }): Promise<CartDoc> {
+    assertCartId(cart.cartId);
+    const doc: CartDoc = {
+      _id: cart.cartId,
+      status: 'Active',
+      webstoreId: cart.webstoreId,
+      accountId: cart.accountId,
+      ...(cart.ownerId ? { ownerId: cart.ownerId } : {}),
+      items: cart.items ?? [],
+      version: 0,
+      archivedSessions: [],
+      archivedSessionCount: 0,
+      createdAt: new Date(),
+      updatedAt: new Date(),
+    };
+    await this.carts.insertOne(doc);
+    return doc;
+  }
+
+  /**
+   * Active → Checkout with a new session. Idempotent for the same session id. An archived session
+   * never locks again: a stalled attempt that resumes after its checkout ended must not re-lock the
+   * cart (or supersede a newer checkout).
+   */
+  async lock(input: LockInput, options: { holderIsLive?: HolderIsLive } = {}): Promise<CartDoc> {
+    assertCartId(input.cartId);
+    if (await this.archivedRecord(input.sessionId)) throw sessionEnded(input.cartId, input.sessionId);
+    return this.compareAndSet(input.cartId, (doc) => decideLock(doc, input, options.holderIsLive));
+  }
+
+  /**
+   * Marks a background step as processing (`begin`), or finished with its totals (`end`). A session
+   * that no longer holds the cart (cancelled, closed, superseded) changes nothing and gets
+   * `held: false`. A step already recorded (`recorded: true`) is neither begun nor ended again: a
+   * retried activity whose first attempt finished the step must not leave it processing.
+   */
+  async markStep(cartId: string, sessionId: string, step: BackgroundStep, phase: 'begin' | 'end', totals?: Totals): Promise<StepMark> {
+    assertCartId(cartId);
+    return this.compareAndSet(cartId, (doc) => decideStep(doc, sessionId, step, phase, totals));
+  }
+
+  /**
+   * cancelCartAsyncOperation: in one atomic write, the background operation becomes Canceled, the cart
+   * Active, and the session archived. Closed → INVALID_OPERATION. Nothing running, or a session other
+   * than `sessionId` holding the cart → success without a write (never cancel someone else's checkout).
+   * A session already archived as Canceled answers `canceled: true` again: a retried cancel whose first
+   * attempt did the write gets the same answer.
+   */
+  async cancel(input: CancelInput): Promise<{ canceled: boolean; doc: CartDoc }> {
+    const canceledBefore = async (): Promise<boolean> =>
+      input.sessionId !== undefined && (await this.archivedRecord(input.sessionId))?.backgroundOperation.status === 'Canceled';
+    let outcome: CancelDecided;
+    try {
+      outcome = await this.compareAndSet(input.cartId, (doc) => decideCancel(doc, input));
+    } catch (err) {
+      // The cart was closed after this session was cancelled (and it left the cart's recent list).
+      if (err instanceof CheckoutError && err.errorCode === 'INVALID_OPERATION' && (await canceledBefore())) {
+        return { canceled: true, doc: await this.get(input.cartId) };
+      }
+      throw err;
+    }
+    if (!outcome.canceled && (await canceledBefore())) return { canceled: true, doc: outcome.doc };
+    return { canceled: outcome.canceled, doc: outcome.doc };
+  }
+
+  /** Checkout → Closed by the session that holds the lock; the session is archived with the order id. */
+  async placeOrder(input: PlaceOrderInput): Promise<CartDoc> {
+    return this.compareAndSet(input.cartId, (doc) => decidePlaceOrder(doc, input));
+  }
+
+  /**
+   * Applies an item change to an Active cart (a fenced write). A cart in Checkout is returned as
+   * `locked` untouched: the caller cancels that checkout first. Closed → INVALID_OPERATION.
+   * With a `requestId` the change is exactly-once: the id is stored in the same write, and a repeat
+   * writes nothing and answers the current cart with `duplicate: true`, whatever happened since.
+   */
+  async changeItems(cartId: string, change: ItemChange, options: { requestId?: string } = {}): Promise<ItemsChanged> {
+    const problem = itemChangeProblem(change);
+    if (problem) throw new CheckoutError('INVALID_INPUT', problem, { field: 'change' });
+    const { requestId } = options;
+    if (requestId !== undefined && (typeof requestId !== 'string' || requestId.length === 0 || requestId.length > 512)) {
+      throw new CheckoutError('INVALID_INPUT', 'requestId must be a string of 1-512 characters', { field: 'requestId' });
+    }
+    return this.compareAndSet(cartId, (doc) => decideItemChange(doc, change, requestId));
+  }
+
+  /**
+   * Read, decide, write fenced on what was read. A concurrent writer makes the write match nothing;
+   * then we pause (jittered, growing) and read and decide again, so nothing is merged blindly.
+   * Contention is transient: when the rounds run out the error is retryable, not a business answer.
+   */
+  private async compareAndSet<R>(cartId: string, decide: (doc: CartDoc) => Decision<R> | Promise<Decision<R>>): Promise<R> {
+    for (let round = 0; round < this.maxRounds; round++) {
+      if (round > 0) {
+        this.onContention(round);
+        await new Promise((resolve) => setTimeout(resolve, this.backoffMs(round)));
+      }
+      const doc = await this.get(cartId);
+      assertWellFormed(doc);
+      const decision = await decide(doc);
+      if (!('write' in decision)) {
+        await this.recordSessions(doc._id, decision.archives ?? []);
+        return decision.result;
+      }
+      const update: UpdateFilter<CartDoc> = {
+        ...decision.write,
+        $set: { ...(decision.write.$set ?? {}), updatedAt: new Date() },
+        $inc: { ...(decision.write.$inc ?? {}), version: 1 },
+      };
+      const written = await this.carts.findOneAndUpdate(fence(doc), update, { returnDocument: 'after' });
+      if (written) {
+        const archives = decision.archives ?? [];
+        // Right after the cart write; an activity that dies in between redoes it on its retry.
+        await this.recordSessions(doc._id, [...droppedBy(doc, archives.length), ...archives]);
+        return decision.result(written);
+      }
+    }
+    throw new CartContendedError(cartId, this.maxRounds);
+  }
+
+  /** Upserts archived sessions into checkout_sessions: one document per session, idempotent. */
+  private async recordSessions(cartId: string, sessions: CheckoutSessionDoc[]): Promise<void> {
+    if (sessions.length === 0) return;
+    const ops: AnyBulkWriteOperation<SessionRecord>[] = sessions.map((s) => ({
+      replaceOne: { filter: { _id: s.sessionId }, replacement: { ...s, _id: s.sessionId, cartId }, upsert: true },
+    }));
+    try {
+      await this.sessions.bulkWrite(ops, { ordered: false });
+    } catch (err) {
+      // Two upserts of one new _id at once: one inserts, the other fails with a duplicate key. Once more settles it.
+      if ((err as { code?: number }).code !== 11000) throw err;
+      await this.sessions.bulkWrite(ops, { ordered: false });
+    }
+  }
+
+  private async archivedRecord(sessionId: string): Promise<SessionRecord | null> {
+    return this.sessions.findOne({ _id: sessionId });
+  }
+}

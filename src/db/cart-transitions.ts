@@ -1,0 +1,202 @@
+/**
+ * The cart's transitions, each decided from the cart as it was read: a fenced write with its answer,
+ * an answer without a write (the transition already happened: activities run at least once, so a
+ * repeat answers the same), or a CheckoutError. No I/O here except asking whether a lock holder is
+ * still live; CartRepository reads, decides and writes.
+ */
+import type { UpdateFilter } from 'mongodb';
+import {
+  CLOSED_CART_MESSAGE,
+  CheckoutError,
+  type BackgroundStep,
+  type CancelInput,
+  type ItemChange,
+  type LockInput,
+  type PlaceOrderInput,
+  type Totals,
+} from '../contract';
+import { APPLIED_CHANGES_KEPT, type CartDoc, type CheckoutSessionDoc } from './cart-docs';
+import { archiveWrite, archived, type Decision } from './cart-writes';
+import { applyChange } from './items';
+
+/** Whether the run that holds a lock under our own workflow ID is still open. */
+export type HolderIsLive = (holder: CheckoutSessionDoc) => Promise<boolean>;
+
+export interface StepMark {
+  held: boolean;
+  recorded: boolean;
+  doc: CartDoc;
+}
+
+export interface CancelDecided {
+  canceled: boolean;
+  doc: CartDoc;
+  /** Answered from the cart's recent list: an earlier attempt cancelled this session. */
+  recent?: boolean;
+}
+
+/** An archived session never locks again. */
+export function sessionEnded(cartId: string, sessionId: string): CheckoutError {
+  return new CheckoutError('INVALID_OPERATION', `Checkout session ${sessionId} has ended; it can't lock the cart again.`, {
+    cartId,
+    sessionId,
+    archived: true,
+  });
+}
+
+/** Closed, being deleted or empty: no checkout can lock it. */
+function refuseLock(doc: CartDoc): void {
+  if (doc.status === 'Closed') {
+    throw new CheckoutError('INVALID_OPERATION', "A closed cart can't be checked out.", { cartId: doc._id, status: doc.status });
+  }
+  if (doc.status === 'PendingDelete') {
+    throw new CheckoutError('INVALID_OPERATION', "A cart that is being deleted can't be checked out.", { cartId: doc._id, status: doc.status });
+  }
+  if ((doc.items ?? []).length === 0) {
+    throw new CheckoutError('INVALID_OPERATION', "A cart with no items can't be checked out.", { cartId: doc._id, status: doc.status });
+  }
+}
+
+function newSession(input: LockInput): CheckoutSessionDoc {
+  return {
+    sessionId: input.sessionId,
+    workflowId: input.workflowId,
+    ...(input.runId ? { runId: input.runId } : {}),
+    state: 'Start',
+    nextState: 'Inventory',
+    isProcessing: false,
+    isError: false,
+    isArchived: false,
+    backgroundOperation: { id: `bgop-${input.sessionId}`, status: 'Running' },
+    ...(input.requestedBy ? { requestedBy: input.requestedBy } : {}),
+    startedAt: new Date(),
+  };
+}
+
+/** Takes over a lock held under our own workflow ID by a run that has closed; any other holder is a conflict. */
+async function supersede(doc: CartDoc, holder: CheckoutSessionDoc, session: CheckoutSessionDoc, holderIsLive?: HolderIsLive): Promise<Decision<CartDoc>> {
+  // Only one run of a workflow ID is open at a time. A lock held under our own workflow ID
+  // by another run belongs to a run that has closed (terminated, timed out): not live, so take
+  // it over. Unless that run is still open: then we are the stale one (an attempt of a closed run).
+  if (holder.workflowId !== session.workflowId || (holderIsLive && (await holderIsLive(holder)))) {
+    throw new CheckoutError('CHECKOUT_CONFLICT', `Cart ${doc._id} is locked by another checkout.`, {
+      cartId: doc._id,
+      sessionId: holder.sessionId,
+    });
+  }
+  const superseded = archived(holder, 'Canceled', { cancelReason: 'SUPERSEDED', canceledBy: session.workflowId });
+  const { $push, count } = archiveWrite(doc, [superseded]);
+  return {
+    write: { $set: { status: 'Checkout', checkout: session, archivedSessionCount: count }, $push },
+    archives: [superseded],
+    result: (w) => w,
+  };
+}
+
+/** Active → Checkout with a new session; the same session again answers the cart as it is. */
+export async function decideLock(doc: CartDoc, input: LockInput, holderIsLive?: HolderIsLive): Promise<Decision<CartDoc>> {
+  if (doc.status === 'Checkout' && doc.checkout?.sessionId === input.sessionId) return { result: doc };
+  if ((doc.archivedSessions ?? []).some((s) => s.sessionId === input.sessionId)) throw sessionEnded(doc._id, input.sessionId);
+  refuseLock(doc);
+  const session = newSession(input);
+  if (doc.status === 'Checkout' && doc.checkout) return supersede(doc, doc.checkout, session, holderIsLive);
+  if (doc.status !== 'Active' && doc.status !== 'Checkout') {
+    throw new CheckoutError('INVALID_OPERATION', `A cart in status ${String(doc.status)} can't be checked out.`, { cartId: doc._id });
+  }
+  return { write: { $set: { status: 'Checkout', checkout: session } }, result: (w) => w };
+}
+
+/** A step begun (processing) or ended (with its totals) by the session that holds the cart. */
+export function decideStep(doc: CartDoc, sessionId: string, step: BackgroundStep, phase: 'begin' | 'end', totals?: Totals): Decision<StepMark> {
+  const session = doc.checkout;
+  if (doc.status !== 'Checkout' || session?.sessionId !== sessionId) return { result: { held: false, recorded: false, doc } };
+  if (session.state === step) return { result: { held: true, recorded: true, doc } };
+  if (phase === 'begin') {
+    if (session.isProcessing && session.nextState === step) return { result: { held: true, recorded: false, doc } };
+    return {
+      write: { $set: { 'checkout.nextState': step, 'checkout.isProcessing': true, 'checkout.backgroundOperation.status': 'Running' } },
+      result: (w) => ({ held: true, recorded: false, doc: w }),
+    };
+  }
+  return {
+    write: { $set: { 'checkout.state': step, 'checkout.isProcessing': false, ...(totals ? { 'checkout.totals': totals } : {}) } },
+    result: (w) => ({ held: true, recorded: true, doc: w }),
+  };
+}
+
+/** cancelCartAsyncOperation: operation Canceled, cart Active, session archived, in one write. */
+export function decideCancel(doc: CartDoc, input: CancelInput): Decision<CancelDecided> {
+  const done = (doc.archivedSessions ?? []).find((s) => s.sessionId === input.sessionId);
+  if (done?.backgroundOperation.status === 'Canceled') return { result: { canceled: true, doc, recent: true }, archives: [done] };
+  if (doc.status === 'Closed') {
+    throw new CheckoutError('INVALID_OPERATION', CLOSED_CART_MESSAGE, { cartId: doc._id, status: doc.status });
+  }
+  if (doc.status !== 'Checkout' || !doc.checkout) return { result: { canceled: false, doc } };
+  if (input.sessionId !== undefined && doc.checkout.sessionId !== input.sessionId) return { result: { canceled: false, doc } };
+  const session = archived(doc.checkout, 'Canceled', {
+    cancelReason: input.reason,
+    ...(input.requestedBy ? { canceledBy: input.requestedBy } : {}),
+  });
+  const { $push, count } = archiveWrite(doc, [session]);
+  return {
+    write: { $set: { status: 'Active', archivedSessionCount: count }, $unset: { checkout: '' }, $push },
+    archives: [session],
+    result: (w) => ({ canceled: true, doc: w }),
+  };
+}
+
+/** Checkout → Closed by the session that holds the lock, the session archived with the order id. */
+export function decidePlaceOrder(doc: CartDoc, input: PlaceOrderInput): Decision<CartDoc> {
+  if (doc.status === 'Closed') {
+    if (doc.orderId === input.orderId) {
+      // Our own earlier attempt succeeded.
+      const ours = (doc.archivedSessions ?? []).filter((s) => s.sessionId === input.sessionId);
+      return { result: doc, archives: ours };
+    }
+    throw new CheckoutError('INVALID_OPERATION', 'The cart is already closed.', { cartId: doc._id, status: doc.status });
+  }
+  if (doc.status !== 'Checkout' || doc.checkout?.sessionId !== input.sessionId) {
+    throw new CheckoutError('INVALID_OPERATION', 'Only the checkout that holds the cart can place its order.', {
+      cartId: doc._id,
+      status: doc.status,
+    });
+  }
+  if ((doc.items ?? []).length === 0) {
+    throw new CheckoutError('INVALID_OPERATION', "A cart with no items can't be ordered.", { cartId: doc._id, status: doc.status });
+  }
+  const session = archived({ ...doc.checkout, state: 'Complete', nextState: 'Complete', orderId: input.orderId }, 'Complete', {});
+  const { $push, count } = archiveWrite(doc, [session]);
+  return {
+    write: { $set: { status: 'Closed', orderId: input.orderId, archivedSessionCount: count }, $unset: { checkout: '' }, $push },
+    archives: [session],
+    result: (w) => w,
+  };
+}
+
+export interface ItemsChanged {
+  locked: boolean;
+  duplicate: boolean;
+  doc: CartDoc;
+}
+
+/** An item change on an Active cart, its request id stored in the same write; a cart in Checkout is answered `locked`. */
+export function decideItemChange(doc: CartDoc, change: ItemChange, requestId: string | undefined): Decision<ItemsChanged> {
+  if (requestId !== undefined && (doc.appliedChanges ?? []).some((c) => c.requestId === requestId)) {
+    return { result: { locked: false, duplicate: true, doc } };
+  }
+  if (doc.status === 'Closed' || doc.status === 'PendingDelete') {
+    throw new CheckoutError('INVALID_OPERATION', `A ${doc.status === 'Closed' ? 'closed' : 'deleted'} cart can't be changed.`, {
+      cartId: doc._id,
+      status: doc.status,
+    });
+  }
+  if (doc.status === 'Checkout') return { result: { locked: true, duplicate: false, doc } };
+  const items = applyChange(doc.items ?? [], change);
+  const write: UpdateFilter<CartDoc> = { $set: { items } };
+  if (requestId !== undefined) {
+    write.$push = {
+      appliedChanges: { $each: [{ requestId, at: new Date() }], $slice: -APPLIED_CHANGES_KEPT },
+    } as UpdateFilter<CartDoc>['$push'];
+  }
+  return { write, result: (w) => ({ locked: false, duplicate: false, doc: w }) };
+}
