@@ -6,7 +6,7 @@
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
-# ---- build: all dependencies, compile TypeScript into dist/ ----
+# ---- build: all dependencies, compile the product (src/, workflows/, activities/) into dist/ ----
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 
@@ -14,9 +14,11 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 
-# .dockerignore keeps node_modules, dist, .git, local tool and data folders out of this copy.
+# .dockerignore keeps node_modules, dist, .git, local tools and data, and what is not the product
+# (the dev stack launcher, the benchmark, the fault suite, the tests) out of this copy.
 COPY . .
-RUN npm run build
+# tsconfig.build.json: the product only; no dist/bench, dist/faults, dist/stack, dist/test.
+RUN npm run build:product
 
 # ---- runtime: production dependencies and the compiled output only ----
 FROM ${NODE_IMAGE} AS runtime
@@ -33,7 +35,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
-# The worker bundles dist/workflows at start-up, so the whole dist tree (with source maps) is needed.
+# The worker bundles dist/workflows at start-up, so the whole dist tree (with source maps) is needed;
+# it holds the product only.
 COPY --from=build /app/dist ./dist
 
 USER node

@@ -29,9 +29,16 @@ import {
 import { toApplicationFailure, toRetryableFailure } from '../src/contract/failures';
 import { CartRepository, computeTotals, type CartDoc } from '../src/db';
 
+/**
+ * Runs inside runCheckoutStep once the step has begun, before its result is written. A test seam:
+ * the dev stack and the tests slow the steps of chosen checkouts with it; the product never sets it.
+ */
+export type StepHook = (input: StepInput) => Promise<void>;
+
 export interface CheckoutActivityDeps {
   carts: Collection<CartDoc>;
   client: Client;
+  beforeStep?: StepHook;
 }
 
 /**
@@ -61,7 +68,7 @@ interface ChangeProgress {
 
 // A factory of activities that share their dependencies is exempt from the function length limit.
 // eslint-disable-next-line max-lines-per-function
-export function createCheckoutActivities({ carts, client }: CheckoutActivityDeps) {
+export function createCheckoutActivities({ carts, client, beforeStep }: CheckoutActivityDeps) {
   const repo = new CartRepository(carts, {
     // Backing off under contention can take seconds: keep heartbeating so it is not taken for a lost worker.
     onContention: (round) => Context.current().heartbeat({ contendedRound: round }),
@@ -99,15 +106,7 @@ export function createCheckoutActivities({ carts, client }: CheckoutActivityDeps
       if (!begun.held) return { step: input.step, held: false };
       // An earlier attempt finished this step; only its completion was lost.
       if (begun.recorded) return { step: input.step, held: true };
-      const ctx = Context.current();
-      let remaining = input.delayMs ?? 0;
-      while (remaining > 0) {
-        ctx.heartbeat({ step: input.step, remainingMs: remaining });
-        const chunk = Math.min(remaining, 500);
-        // Context.sleep rejects with CancelledFailure once the workflow cancels this activity.
-        await ctx.sleep(chunk);
-        remaining -= chunk;
-      }
+      await beforeStep?.(input);
       const totals = computeTotals(input.step, begun.doc?.items ?? [], begun.doc?.checkout?.totals);
       const ended = await repo.markStep(input.cartId, input.sessionId, input.step, 'end', totals);
       return { step: input.step, held: ended.held };

@@ -2,19 +2,22 @@
 import type { Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
 import { cartsCollection } from '../src/db';
-import { createCheckoutActivities } from './checkout';
+import { createCheckoutActivities, type StepHook } from './checkout';
 import { createProbeActivities } from './probe';
 
 export interface ActivityDeps {
   db: Db;
   client: Client;
+  /** Test seam only (see StepHook); the product never sets it. */
+  beforeStep?: StepHook;
 }
 
-export function createActivities({ db, client }: ActivityDeps) {
+export function createActivities({ db, client, beforeStep }: ActivityDeps) {
   return {
-    ...createCheckoutActivities({ carts: cartsCollection(db), client }),
+    ...createCheckoutActivities({ carts: cartsCollection(db), client, ...(beforeStep ? { beforeStep } : {}) }),
     ...createProbeActivities({ db }),
   };
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+export type { StepHook } from './checkout';

@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- --durability [--writes 2000]`: what it costs that mongo-java-server's H2 file
- * keeps every acknowledged write (mongo-server/MongoLauncher.java), in one run: the same acknowledged
+ * keeps every acknowledged write (stack/mongo-java-server/MongoLauncher.java), in one run: the same acknowledged
  * writes (a cart insert, then the cancel's kind of write: a conditional, versioned update) against a
  * fresh H2 file per durability mode, 1 and 16 in flight. Modes: timer (H2 commits about once a second:
  * the old default, loses the last second on a crash), commit (MONGO_SYNC=off), fsync (the default).
@@ -10,8 +10,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { connectMongo } from '../src/db';
-import { startMongoServer, type H2Durability } from '../src/stack/mongo-server';
-import { ensureMongoServer } from '../src/stack/provision';
+import { startMongoServer, type H2Durability } from '../stack/mongo-server';
+import { ensureMongoServer } from '../stack/provision';
 import { say } from './log';
 import { machine } from './probes';
 import { summarize, type Summary } from './stats';

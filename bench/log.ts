@@ -1,5 +1,5 @@
 /** Console output of the benchmark: every line carries the time elapsed since the run began. */
-import { elapsed } from '../src/stack/progress';
+import { elapsed } from '../stack/progress';
 
 const startedAt = Date.now();
 

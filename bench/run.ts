@@ -52,7 +52,7 @@ export type Pct = { p50: number; p95: number; p99: number; max: number; n: numbe
 /** What one pass measures (the run's, and the --compare pass's). */
 export interface Measurements {
   versions?: BenchStack['versions'];
-  /** Dynamic config of the dev server this pass ran on (empty: as src/stack starts it). */
+  /** Dynamic config of the dev server this pass ran on (empty: as stack/ starts it). */
   devServerConfig: string[];
   /** in flight → method → send until the cart is seen Active. */
   cancelLatencyMs: Record<string, Partial<Record<CancelMethod, Pct>>>;

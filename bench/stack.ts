@@ -1,34 +1,29 @@
 /**
- * The benchmark's own stack: the Temporal dev server (headless, in-memory SQLite) and mongo-java-server
- * (memory backend) started through src/stack as guarded child processes on free loopback ports, unless
- * TEMPORAL_ADDRESS / MONGODB_URI name servers to use (then nothing is started). In this process: the
- * checkout worker (createCheckoutWorker, on a task queue of its own), the floor worker, and the HTTP API
- * (buildApi) on a free loopback port. stop() takes it all down in reverse order.
+ * The benchmark's stack, through the dev stack's launcher (stack/launcher.ts): the Temporal dev server
+ * (headless, in-memory SQLite) and mongo-java-server (memory backend) as guarded child processes on
+ * free loopback ports, unless TEMPORAL_ADDRESS / MONGODB_URI name servers to use (then nothing is
+ * started); in this process the checkout worker (on a task queue of its own) and the HTTP API on a free
+ * loopback port. The benchmark's own parts: the floor worker, the versions it reports, the directory
+ * it sets up. stop() takes it all down in reverse order.
  */
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import type { Collection } from 'mongodb';
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { buildApi, type FastifyInstance } from '../src/api/app';
 import { CheckoutClient } from '../src/client';
-import { temporalSettings, type ApiRole, type TemporalSettings } from '../src/config';
-import { SEARCH_ATTRIBUTES } from '../src/contract';
-import { cartsCollection, type CartDoc, Directory, connectMongo, type MongoConnection } from '../src/db';
-import { jsonRuntimeLogger, sdkLogLevel } from '../src/logging';
-import { runSync } from '../src/stack/exec';
-import { startMongoServer } from '../src/stack/mongo-server';
-import { freePort } from '../src/stack/ports';
-import { TEMPORAL_CLI_VERSION, provision } from '../src/stack/provision';
-import { startManaged, type ManagedProcess } from '../src/stack/managed-process';
-import { startTemporalDevServer, waitServing } from '../src/stack/temporal-server';
+import { appSettings, temporalSettings, type ApiRole, type TemporalSettings } from '../src/config';
+import { cartsCollection, type CartDoc, connectMongo, type MongoConnection } from '../src/db';
 import { PAYLOAD_CONVERTER_PATH, dataConverter } from '../src/data-converter';
-import { createCheckoutWorker, type CheckoutWorker } from '../src/worker';
+import { installRuntime as installSdkRuntime } from '../src/worker';
+import { runSync } from '../stack/exec';
+import { Launcher } from '../stack/launcher';
+import { freePort } from '../stack/ports';
+import { childrenOf } from '../stack/proc';
+import { TEMPORAL_CLI_VERSION } from '../stack/provision';
 import { NoopHooks, createFloorActivities } from './floor-activities';
 import { say } from './log';
-import { childrenOf } from '../src/stack/proc';
 
 export const STORE = 'bench-store';
 export const ACCOUNT = 'bench-acct';
@@ -67,8 +62,6 @@ export interface BenchStack {
   stop(): Promise<void>;
 }
 
-type Stop = { name: string; stop: () => Promise<void> };
-
 /** The SDK runtime of the whole run (installed once per process). */
 export interface BenchRuntime {
   metricsUrl: string;
@@ -80,14 +73,12 @@ export interface BenchRuntime {
 export async function installRuntime(): Promise<BenchRuntime> {
   const metricsPort = await freePort('127.0.0.1');
   let lines = 0;
-  Runtime.install({
-    logger: jsonRuntimeLogger(sdkLogLevel(process.env.LOG_LEVEL ?? 'info'), () => void lines++),
+  installSdkRuntime({
+    logLevel: process.env.LOG_LEVEL ?? 'info',
     // Ctrl-C is ours: the benchmark stops its phases, then the workers, then the servers.
     shutdownSignals: [],
-    telemetryOptions: {
-      logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} },
-      metrics: { prometheus: { bindAddress: `127.0.0.1:${metricsPort}` } },
-    },
+    metricsAddress: `127.0.0.1:${metricsPort}`,
+    write: () => void lines++,
   });
   return { metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`, logLines: () => lines };
 }
@@ -112,73 +103,57 @@ export interface StackOptions {
   name: string;
   /**
    * Dynamic config values (`key=value`, value JSON) for the dev server this run starts, to measure a
-   * server setting before proposing it. Empty: the dev server exactly as src/stack starts it.
+   * server setting before proposing it. Empty: the dev server exactly as stack/temporal-server.ts starts it.
    */
   devServerConfig: string[];
 }
 
 /** Starts everything. On failure, what was started is stopped again before the error is thrown. */
 export async function startStack(runId: string, options: StackOptions, onStop: (stop: () => Promise<void>) => void): Promise<BenchStack> {
-  const stops: Stop[] = [];
-  let stopped = false;
-  const stopAll = async () => {
-    if (stopped) return;
-    stopped = true;
-    for (const s of stops.reverse()) {
-      await s.stop().catch((err: Error) => say(`stopping ${s.name}: ${err.message}`));
-    }
-  };
+  const stack = new Launcher(say);
+  const stopAll = () => stack.stop();
   onStop(stopAll);
   try {
-    return await start(runId, options, stops, stopAll);
+    return await start(runId, options, stack);
   } catch (err) {
     await stopAll();
     throw err;
   }
 }
 
-async function start(runId: string, options: StackOptions, stops: Stop[], stopAll: () => Promise<void>): Promise<BenchStack> {
+async function start(runId: string, options: StackOptions, stack: Launcher): Promise<BenchStack> {
   const { runtime, bundle } = options;
-  const provisioned = await provision({ log: (l) => say(l) });
+  const provisioned = await stack.provision();
   const ownServers = { temporal: !process.env.TEMPORAL_ADDRESS, mongo: !process.env.MONGODB_URI };
   const pids: BenchStack['pids'] = {};
   let temporalServerVersion = 'external';
   let temporalCli: string | undefined;
-  if (ownServers.temporal) {
-    if (provisioned.temporal?.kind !== 'binary') throw new Error('no Temporal CLI binary: install Go, or set TEMPORAL_CLI_PATH or TEMPORAL_ADDRESS');
+  const tuned = options.devServerConfig.length ? `; dynamic config ${options.devServerConfig.join(', ')}` : '';
+  // Headless, histories in memory: nothing of the run is kept. A next stack of the run starts its own server again.
+  const temporalServer = await stack.startTemporal({
+    address: process.env.TEMPORAL_ADDRESS,
+    ...(options.devServerConfig.length ? { dynamicConfig: options.devServerConfig } : {}),
+  });
+  if (temporalServer.server && provisioned.temporal?.kind === 'binary') {
     const cli = provisioned.temporal.path;
-    const port = await freePort('127.0.0.1');
-    // Headless, histories in memory: nothing of the run is kept.
-    const server =
-      options.devServerConfig.length === 0
-        ? await startTemporalDevServer({ cliPath: cli, ip: '127.0.0.1', port })
-        : await startTunedDevServer(cli, port, options.devServerConfig);
-    stops.push({ name: 'Temporal dev server', stop: () => server.stop() });
-    // Read by temporalSettings() (envconfig) below; a next stack of the run starts its own server again.
-    process.env.TEMPORAL_ADDRESS = server.address;
-    stops.push({ name: 'TEMPORAL_ADDRESS', stop: async () => void delete process.env.TEMPORAL_ADDRESS });
-    pids.temporal = childrenOf(server.process.pid)[0];
-    const tuned = options.devServerConfig.length ? `; dynamic config ${options.devServerConfig.join(', ')}` : '';
+    pids.temporal = childrenOf(temporalServer.server.process.pid)[0];
     // A CLI built from source by provisioning reports 0.0.0-DEV: name the version it was built from.
     const reported = runSync(cli, ['--version']).output.trim().replace(/^temporal version /, '');
     temporalCli = provisioned.temporal.source === 'tools' ? `${TEMPORAL_CLI_VERSION} (built from source; reports ${reported})` : reported;
     temporalServerVersion = `dev server of temporal CLI ${temporalCli}, in-memory SQLite${tuned}`;
-    say(`Temporal dev server on ${server.address} (headless, in memory${tuned})`);
+    say(`Temporal dev server on ${temporalServer.address} (headless, in memory${tuned})`);
   } else {
     say(`Temporal: ${process.env.TEMPORAL_ADDRESS} (TEMPORAL_ADDRESS); nothing started`);
   }
-  let mongoUri = process.env.MONGODB_URI;
   let mongoServerVersion = 'external';
   let mongoJavaServer: string | undefined;
-  if (!mongoUri) {
-    if (provisioned.mongo.kind === 'external') throw new Error('unreachable: external MongoDB without MONGODB_URI');
-    const mongo = await startMongoServer({ spec: provisioned.mongo, host: '127.0.0.1', port: 0 });
-    stops.push({ name: 'MongoDB server', stop: () => mongo.stop() });
-    mongoUri = mongo.uri;
-    pids.mongo = childrenOf(mongo.process.pid)[0];
+  const mongoServer = await stack.startMongo({ uri: process.env.MONGODB_URI });
+  const mongoUri = mongoServer.uri;
+  if (mongoServer.server) {
+    pids.mongo = childrenOf(mongoServer.server.process.pid)[0];
     if (provisioned.mongo.kind === 'java') mongoJavaServer = /mongo-java-server-core-([\d.]+)\.jar/.exec(provisioned.mongo.classpath)?.[1] ?? 'unknown';
     mongoServerVersion = mongoJavaServer ? `mongo-java-server ${mongoJavaServer} (memory backend)` : `mongod ${provisioned.mongo.kind === 'mongod' ? provisioned.mongo.path : ''}`;
-    say(`MongoDB on ${mongoUri} (${mongo.description})`);
+    say(`MongoDB on ${mongoUri} (${mongoServer.description})`);
   } else {
     say('MongoDB: MONGODB_URI; nothing started');
   }
@@ -187,38 +162,29 @@ async function start(runId: string, options: StackOptions, stops: Stop[], stopAl
 
   const temporal = temporalSettings();
   const connection = await Connection.connect(temporal.connectionOptions);
-  stops.push({ name: 'Temporal client connection', stop: () => connection.close() });
+  stack.onStop('Temporal client connection', () => connection.close());
   const client = new Client({ connection, namespace: temporal.namespace, dataConverter });
   if (!ownServers.temporal) {
     const info = await client.workflowService.getSystemInfo({});
     temporalServerVersion = `server ${info.serverVersion || 'unknown'} (TEMPORAL_ADDRESS)`;
   }
   const mongo = await connectMongo(mongoUri, mongoDb);
-  stops.push({ name: 'MongoDB connection', stop: () => mongo.close() });
+  stack.onStop('MongoDB connection', () => mongo.close());
   if (!ownServers.mongo) {
     const info = await mongo.db.admin().command({ buildInfo: 1 });
     mongoServerVersion = `MongoDB ${String(info.version)} (MONGODB_URI)`;
-    stops.push({ name: 'bench database', stop: () => mongo.db.dropDatabase().then(() => undefined) });
+    stack.onStop('bench database', () => mongo.db.dropDatabase().then(() => undefined));
   }
   const carts = cartsCollection(mongo.db);
 
   // A task queue of this run's own: a server of the user's may have a production worker on b2b-checkout.
   const taskQueue = `b2b-checkout-bench-${runId}-${options.name}`;
   const floorTaskQueue = `b2b-checkout-bench-floor-${runId}-${options.name}`;
-  const w: CheckoutWorker = await createCheckoutWorker({ temporal, mongoUri, mongoDb, taskQueue, workflowBundle: bundle, log: (l) => say(`worker: ${l}`) });
-  stops.push({ name: 'checkout worker connections', stop: () => w.close() });
-  const workerRun = w.worker.run();
-  stops.push({
-    name: 'checkout worker',
-    stop: async () => {
-      if (w.worker.getState() === 'RUNNING') w.worker.shutdown();
-      await workerRun;
-    },
-  });
+  await stack.startWorker({ mongoDb, taskQueue, workflowBundle: bundle, log: (l) => say(`worker: ${l}`) });
 
   const hooks = new NoopHooks();
   const floorConnection = await NativeConnection.connect(temporal.connectionOptions);
-  stops.push({ name: 'floor worker connection', stop: () => floorConnection.close() });
+  stack.onStop('floor worker connection', () => floorConnection.close());
   const floorWorker = await Worker.create({
     connection: floorConnection,
     namespace: temporal.namespace,
@@ -228,39 +194,30 @@ async function start(runId: string, options: StackOptions, stops: Stop[], stopAl
     activities: createFloorActivities(hooks),
   });
   const floorRun = floorWorker.run();
-  stops.push({
-    name: 'floor worker',
-    stop: async () => {
-      if (floorWorker.getState() === 'RUNNING') floorWorker.shutdown();
-      await floorRun;
-    },
+  stack.onStop('floor worker', async () => {
+    if (floorWorker.getState() === 'RUNNING') floorWorker.shutdown();
+    await floorRun;
   });
-  if (!ownServers.temporal) stops.push({ name: 'open bench workflows', stop: () => terminateOpen(client, [taskQueue, floorTaskQueue]) });
+  if (!ownServers.temporal) stack.onStop('open bench workflows', () => terminateOpen(client, [taskQueue, floorTaskQueue]));
 
   const checkout = new CheckoutClient({ client, carts, taskQueue, leaseMs: BENCH_LEASE_MS });
 
-  // The HTTP API with connections of its own, as `npm start` runs it, on the run's task queue.
-  const apiConnection = await Connection.connect(temporal.connectionOptions);
-  stops.push({ name: 'API Temporal connection', stop: () => apiConnection.close() });
-  const apiClient = new Client({ connection: apiConnection, namespace: temporal.namespace, dataConverter });
-  const apiMongo = await connectMongo(mongoUri, mongoDb);
-  stops.push({ name: 'API MongoDB connection', stop: () => apiMongo.close() });
-  await new Directory(apiMongo.db).ensureIndexes();
+  // The HTTP API with connections of its own, as `npm start` runs it, on the run's task queue; its log is not printed.
   const serviceToken = randomBytes(24).toString('base64url');
   const adminToken = randomBytes(24).toString('base64url');
-  const app: FastifyInstance = await buildApi({
-    checkout: new CheckoutClient({ client: apiClient, carts: cartsCollection(apiMongo.db), taskQueue, leaseMs: BENCH_LEASE_MS }),
-    temporal: apiClient,
-    db: apiMongo.db,
-    tokens: new Map<string, ApiRole>([
+  const settings = {
+    ...appSettings(),
+    mongoDb,
+    apiHost: '127.0.0.1',
+    apiPort: 0,
+    checkoutLeaseMs: BENCH_LEASE_MS,
+    apiTokens: new Map<string, ApiRole>([
       [serviceToken, 'service'],
       [adminToken, 'admin'],
     ]),
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  stops.push({ name: 'HTTP API', stop: () => app.close() });
-  const apiUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  await setupDirectory(apiUrl, adminToken);
+  };
+  const api = await stack.startApi(settings, { taskQueue, log: () => undefined });
+  await setupDirectory(api.url, adminToken);
 
   const versions: Versions = {
     node: process.version,
@@ -281,31 +238,12 @@ async function start(runId: string, options: StackOptions, stops: Stop[], stopAl
     floorTaskQueue,
     checkout,
     hooks,
-    api: { url: apiUrl, serviceToken, adminToken },
+    api: { url: api.url, serviceToken, adminToken },
     metricsUrl: runtime.metricsUrl,
     versions,
     workerLogLines: runtime.logLines,
-    stop: stopAll,
+    stop: () => stack.stop(),
   };
-}
-
-/**
- * The dev server as src/stack/temporal-server.ts starts it (same arguments), plus dynamic config values:
- * how the benchmark measures a server setting it proposes.
- */
-async function startTunedDevServer(cli: string, port: number, dynamicConfig: string[]): Promise<{ address: string; process: ManagedProcess; stop(): Promise<void> }> {
-  const address = `127.0.0.1:${port}`;
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn', '--headless'];
-  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
-  for (const kv of dynamicConfig) args.push('--dynamic-config-value', kv);
-  const proc = startManaged('temporal dev server', cli, args);
-  try {
-    await Promise.race([waitServing(address, 120000), proc.exited]);
-  } catch (err) {
-    await proc.stop();
-    throw err;
-  }
-  return { address, process: proc, stop: () => proc.stop() };
 }
 
 /** The store, the buyer account and its membership, through the admin routes (as an operator would). */

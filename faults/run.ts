@@ -10,7 +10,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT } from '../src/stack/paths';
+import { ROOT } from '../stack/paths';
 import { Ledger } from './ledger';
 import { say } from './log';
 import { buildReport, printReport, writeReport } from './report';

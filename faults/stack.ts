@@ -1,9 +1,11 @@
 /**
- * The stack as it is deployed, every part its own process on free loopback ports under a temp folder:
- * the Temporal dev server on its SQLite file, mongo-java-server on its H2 file, worker processes
- * (`node dist/src/worker.js`) and the HTTP API (`node dist/src/api/server.js`). Each runs under the
- * guard of src/stack (it dies with us); a fault is a signal to the process group of one part, which
- * holds the guard and the server it runs, so only processes this run started are ever signalled.
+ * The stack as it is deployed, every part its own process on free loopback ports under a temp folder,
+ * started by the dev stack's launcher (stack/launcher.ts): the Temporal dev server on its SQLite file,
+ * mongo-java-server on its H2 file, worker processes (the product's worker, plus the step delays this
+ * suite sets per cart: stack/worker-process.ts) and the HTTP API (`node dist/src/api/server.js`). Each
+ * runs under the launcher's guard (it dies with us). What is the suite's own: a fault is a signal to
+ * the process group of one part, which holds the guard and the server it runs, so only processes this
+ * run started are ever signalled; and the restarts on the same files and ports.
  */
 import { Client, Connection } from '@temporalio/client';
 import type { Collection } from 'mongodb';
@@ -11,14 +13,14 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { CheckoutClient } from '../src/client';
 import { cartsCollection, type CartDoc, connectMongo, type MongoConnection } from '../src/db';
-import { ROOT } from '../src/stack/paths';
-import { startManaged, type ManagedProcess } from '../src/stack/managed-process';
-import { startMongoServer, type MongoServerHandle } from '../src/stack/mongo-server';
-import { freePort } from '../src/stack/ports';
-import { provision, type Provisioned } from '../src/stack/provision';
-import { startTemporalDevServer, waitServing, type DevServer } from '../src/stack/temporal-server';
-import { say, waitFor } from './log';
-import { childrenOf } from '../src/stack/proc';
+import { Launcher } from '../stack/launcher';
+import type { ManagedProcess } from '../stack/managed-process';
+import type { MongoServerHandle } from '../stack/mongo-server';
+import { freePort } from '../stack/ports';
+import { childrenOf } from '../stack/proc';
+import { setStepDelay } from '../stack/step-delay';
+import { waitServing, type DevServer } from '../stack/temporal-server';
+import { say } from './log';
 
 export const DB_NAME = 'b2b_checkout_faults';
 
@@ -62,7 +64,7 @@ export class FaultStack {
   carts!: Collection<CartDoc>;
   private connection!: Connection;
   private mongoConn!: MongoConnection;
-  private provisioned!: Provisioned;
+  private readonly launcher = new Launcher(() => undefined);
   private workerSeq = 0;
   private mongoFrozen: number | undefined;
 
@@ -82,9 +84,8 @@ export class FaultStack {
   }
 
   async start(workers: number): Promise<void> {
-    this.provisioned = await provision({ log: () => undefined, needTemporal: true, env: { ...process.env, MONGODB_URI: undefined, TEMPORAL_ADDRESS: undefined } });
-    if (this.provisioned.temporal?.kind !== 'binary') throw new Error('the fault suite needs a Temporal CLI binary (npm run provision)');
-    if (this.provisioned.mongo.kind === 'external') throw new Error('the fault suite starts its own MongoDB server');
+    const provisioned = await this.launcher.provision({ needTemporal: true, env: { ...process.env, MONGODB_URI: undefined, TEMPORAL_ADDRESS: undefined } });
+    if (provisioned.temporal?.kind !== 'binary') throw new Error('the fault suite needs a Temporal CLI binary (npm run provision)');
     this.temporalPort = await freePort();
     this.apiPort = await freePort();
     await this.startTemporal();
@@ -111,40 +112,50 @@ export class FaultStack {
   }
 
   async startTemporal(): Promise<void> {
-    const cli = this.provisioned.temporal as { kind: 'binary'; path: string };
-    this.temporal = await startTemporalDevServer({
-      cliPath: cli.path,
-      ip: '127.0.0.1',
-      port: this.temporalPort,
-      dbFile: path.join(this.dir, 'temporal.sqlite'),
-      logFile: this.log('temporal'),
-    });
+    const started = await this.launcher.startTemporal({ port: this.temporalPort, dbFile: path.join(this.dir, 'temporal.sqlite'), logFile: this.log('temporal') });
+    this.temporal = started.server;
   }
 
   async startMongo(): Promise<void> {
-    const spec = this.provisioned.mongo as Exclude<Provisioned['mongo'], { kind: 'external' }>;
     // The same port every time, so that every client reconnects to the restarted server.
     for (let attempt = 0; ; attempt++) {
       try {
-        this.mongo = await startMongoServer({ spec, host: '127.0.0.1', port: this.mongoPort, dataDir: path.join(this.dir, 'mongo'), logFile: this.log('mongo') });
+        this.mongo = (await this.launcher.startMongo({ port: this.mongoPort, dataDir: path.join(this.dir, 'mongo'), logFile: this.log('mongo') })).server;
         break;
       } catch (err) {
         if (attempt >= 5 || this.mongoPort === 0) throw err;
         await new Promise((r) => setTimeout(r, 1000));
       }
     }
-    this.mongoPort = Number(new URL(this.mongo.uri).port);
+    this.mongoPort = Number(new URL(this.mongo!.uri).port);
   }
 
   async startWorker(): Promise<WorkerProc> {
     const name = `worker-${++this.workerSeq}`;
-    const proc = startManaged(name, process.execPath, [path.join(ROOT, 'dist', 'src', 'worker.js')], this.log(name));
-    await proc.waitForLine((l) => l.match(/polling task queue/), 120000);
-    const pid = (await waitFor(async () => childrenOf(proc.pid)[0], 5000)) ?? -1;
+    const { proc, pid } = await this.launcher.startWorkerProcess(name, this.log(name));
     const w: WorkerProc = { name, proc, pid, readyAt: Date.now(), alive: true };
     proc.exited.catch(() => (w.alive = false));
     this.workers.push(w);
     return w;
+  }
+
+  /**
+   * Starts the cart's checkout through the library; with stepDelayMs each of its background steps takes
+   * that long (the worker processes read it per cart), without it they run at full speed.
+   */
+  async startCheckout(cartId: string, stepDelayMs?: number): ReturnType<CheckoutClient['startCheckout']> {
+    await this.slowSteps(cartId, stepDelayMs);
+    return this.checkout.startCheckout(cartId);
+  }
+
+  /**
+   * Sets (or clears) the step delay of the cart's next checkouts. Best effort, within 3 s: while MongoDB
+   * is down (a fault of the suite) the checkout keeps the delay it had, and only the start answers
+   * what its caller sees.
+   */
+  async slowSteps(cartId: string, stepDelayMs: number | undefined): Promise<void> {
+    const bounded = new Promise<void>((resolve) => setTimeout(resolve, 3000).unref());
+    await Promise.race([setStepDelay(this.mongoConn.db, cartId, stepDelayMs).catch(() => undefined), bounded]);
   }
 
   liveWorkers(): WorkerProc[] {
@@ -165,9 +176,7 @@ export class FaultStack {
   }
 
   async startApi(): Promise<void> {
-    const proc = startManaged('api', process.execPath, [path.join(ROOT, 'dist', 'src', 'api', 'server.js')], this.log('api'));
-    await proc.waitForLine((l) => l.match(/listening on/), 60000);
-    this.api = proc;
+    this.api = (await this.launcher.startApiProcess('api', this.log('api'))).proc;
   }
 
   async killApi(): Promise<void> {
@@ -255,6 +264,7 @@ export class FaultStack {
     await waitServing(this.temporalAddress, timeoutMs);
   }
 
+  /** In npm start's order whatever restarts happened: the API, the workers, the connections, the servers; then anything else the launcher started. */
   async stop(): Promise<void> {
     this.thawMongo();
     await this.api?.stop().catch(() => undefined);
@@ -263,6 +273,7 @@ export class FaultStack {
     await this.mongoConn?.close().catch(() => undefined);
     await this.mongo?.stop().catch(() => undefined);
     await this.temporal?.stop().catch(() => undefined);
+    await this.launcher.stop();
   }
 }
 

@@ -43,7 +43,7 @@ function replacer(_key: string, value: unknown): unknown {
   return value;
 }
 
-/** The SDK runtime logger (Runtime.install({ logger })): every entry a JSON line at `level` and above. */
+/** The SDK runtime logger (installRuntime in src/worker.ts): every entry a JSON line at `level` and above. */
 export function jsonRuntimeLogger(level: LogLevel, write: Write = stdout): DefaultLogger {
   return new DefaultLogger(level, (entry: LogEntry) => {
     const time = new Date(Number(entry.timestampNanos / 1_000_000n));

@@ -1,16 +1,16 @@
 /**
  * The b2b-checkout worker: every workflow and activity of the task queue. `node dist/src/worker.js`
- * runs it against the servers named by TEMPORAL_ADDRESS (envconfig) and MONGODB_URI; `npm start`
- * runs it in-process beside the servers it starts.
+ * runs it against the servers named by TEMPORAL_ADDRESS (envconfig) and MONGODB_URI; the dev stack
+ * (stack/launcher.ts: `npm start`, the tests, the benchmark) runs it in-process beside the servers it starts.
  */
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
-import { createActivities } from '../activities';
+import { createActivities, type StepHook } from '../activities';
 import { appSettings, temporalSettings, type TemporalSettings } from './config';
 import { TASK_QUEUE } from './contract';
 import { PAYLOAD_CONVERTER_PATH, dataConverter } from './data-converter';
 import { cartsCollection, ensureCartIndexes, connectMongo, type MongoConnection } from './db';
-import { appLogger, jsonRuntimeLogger, sdkLogLevel } from './logging';
+import { appLogger, jsonRuntimeLogger, sdkLogLevel, type Write } from './logging';
 import { ensureSearchAttributes } from './temporal';
 
 export interface CheckoutWorkerOptions {
@@ -21,6 +21,8 @@ export interface CheckoutWorkerOptions {
   /** A bundle made once (tests); otherwise the worker bundles workflows/ itself. */
   workflowBundle?: WorkflowBundle;
   log?: (line: string) => void;
+  /** Test seam only (slowing the steps of chosen checkouts); the product never sets it. */
+  beforeStep?: StepHook;
 }
 
 export interface CheckoutWorker {
@@ -49,7 +51,7 @@ export async function createCheckoutWorker(options: CheckoutWorkerOptions): Prom
       workflowBundle,
       // The bundle carries the same converter for workflow code; this one decodes activity arguments.
       dataConverter,
-      activities: createActivities({ db: mongo.db, client }),
+      activities: createActivities({ db: mongo.db, client, ...(options.beforeStep ? { beforeStep: options.beforeStep } : {}) }),
     });
     return {
       worker,
@@ -79,40 +81,53 @@ export async function bundleCheckoutWorkflows(): Promise<WorkflowBundle> {
   });
 }
 
-export interface RuntimeTelemetry {
+export interface RuntimeOptions {
+  /** LOG_LEVEL of the SDK, workflow and activity loggers. */
+  logLevel: string;
+  /** Signals on which the SDK stops every worker; empty when the caller decides the order of shutdown. */
+  shutdownSignals: NodeJS.Signals[];
   /** host:port for the Prometheus scrape endpoint (`/metrics`) of the SDK's worker metrics; unset: no metrics. */
   metricsAddress?: string;
+  /** Where the JSON log lines go (default stdout). */
+  write?: Write;
+  /** The native core's own log level (default WARN). */
+  coreLogLevel?: 'WARN' | 'ERROR';
 }
 
 /**
- * The SDK runtime: JSON-line logs at LOG_LEVEL (SDK, workflow and activity loggers, and the native
- * core's warnings, forwarded), and the worker metrics for Prometheus when an address is given.
- * `shutdownSignals` says who handles SIGINT/SIGTERM.
+ * The SDK runtime, the one place it is installed (once per process, before any connection or worker):
+ * JSON-line logs at LOG_LEVEL (SDK, workflow and activity loggers, and the native core's warnings,
+ * forwarded), and the worker metrics for Prometheus when an address is given.
  */
-export function installRuntime(logLevel: string, shutdownSignals: NodeJS.Signals[], telemetry: RuntimeTelemetry = {}): void {
-  const level = sdkLogLevel(logLevel);
+export function installRuntime(options: RuntimeOptions): void {
+  const level = sdkLogLevel(options.logLevel);
   Runtime.install({
-    logger: jsonRuntimeLogger(level),
-    shutdownSignals,
+    logger: options.write ? jsonRuntimeLogger(level, options.write) : jsonRuntimeLogger(level),
+    shutdownSignals: options.shutdownSignals,
     telemetryOptions: {
-      logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} },
-      ...(telemetry.metricsAddress ? { metrics: { prometheus: { bindAddress: telemetry.metricsAddress } } } : {}),
+      logging: { filter: { core: options.coreLogLevel ?? 'WARN', other: 'ERROR' }, forward: {} },
+      ...(options.metricsAddress ? { metrics: { prometheus: { bindAddress: options.metricsAddress } } } : {}),
     },
   });
 }
 
-async function main(): Promise<void> {
+/**
+ * `node dist/src/worker.js`: one worker until SIGINT/SIGTERM. `extra` is for the dev stack's worker
+ * processes (a test seam), never set in production.
+ */
+export async function runWorkerProcess(extra: Pick<CheckoutWorkerOptions, 'beforeStep'> = {}): Promise<void> {
   const settings = appSettings();
   if (!settings.mongoUri) throw new Error('MONGODB_URI is not set (npm start sets it for you)');
   const log = appLogger('worker', settings.logLevel);
   // The SDK runtime stops every worker on SIGINT/SIGTERM; run() then returns once in-flight tasks finish.
-  installRuntime(settings.logLevel, ['SIGINT', 'SIGTERM'], { metricsAddress: settings.workerMetricsAddress });
+  installRuntime({ logLevel: settings.logLevel, shutdownSignals: ['SIGINT', 'SIGTERM'], metricsAddress: settings.workerMetricsAddress });
   const temporal = temporalSettings();
   const w = await createCheckoutWorker({
     temporal,
     mongoUri: settings.mongoUri,
     mongoDb: settings.mongoDb,
     log: (line) => log.info(line),
+    ...extra,
   });
   log.info(`polling task queue ${TASK_QUEUE}`, {
     taskQueue: TASK_QUEUE,
@@ -129,9 +144,10 @@ async function main(): Promise<void> {
   log.info('stopped');
 }
 
-if (require.main === module) {
-  main().catch((err: unknown) => {
-    appLogger('worker').error(err instanceof Error ? err.message : String(err), { error: err });
-    process.exit(1);
-  });
+/** Exits 1 with the error logged, for the worker process entries. */
+export function workerProcessFailed(err: unknown): never {
+  appLogger('worker').error(err instanceof Error ? err.message : String(err), { error: err });
+  process.exit(1);
 }
+
+if (require.main === module) runWorkerProcess().catch(workerProcessFailed);

@@ -7,7 +7,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import type { Collection } from 'mongodb';
 import { createCheckoutActivities } from '../activities/checkout';
@@ -15,26 +14,29 @@ import { checkoutWorkflowId } from '../src/contract';
 import { temporalSettings } from '../src/config';
 import { dataConverter } from '../src/data-converter';
 import { cartsCollection, type CartDoc, connectMongo, type MongoConnection } from '../src/db';
-import { insertForeignCart, newCartId } from './harness/env';
+import { stepDelaysFrom } from '../stack/step-delay';
+import { insertForeignCart, newCartId, quietRuntime } from './harness/env';
 
 let mongo: MongoConnection;
 let carts: Collection<CartDoc>;
 let connection: Connection;
 let activities: ReturnType<typeof createCheckoutActivities>;
+/** Cart id → how long each of its steps takes (the worker-side test seam). */
+const stepDelays = new Map<string, number>();
 
 beforeAll(async () => {
-  try {
-    Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
-  } catch {
-    // already installed in this jest worker
-  }
+  quietRuntime();
   if (!process.env.MONGODB_URI || !process.env.TEMPORAL_ADDRESS) throw new Error('the jest global setup did not provide the servers');
   mongo = await connectMongo(process.env.MONGODB_URI, process.env.MONGODB_DB ?? 'b2b_checkout_test');
   carts = cartsCollection(mongo.db);
   const settings = temporalSettings();
   // Only lockCartForCheckout's liveness check of a previous holder talks to Temporal.
   connection = await Connection.connect(settings.connectionOptions);
-  activities = createCheckoutActivities({ carts, client: new Client({ connection, namespace: settings.namespace, dataConverter }) });
+  activities = createCheckoutActivities({
+    carts,
+    client: new Client({ connection, namespace: settings.namespace, dataConverter }),
+    beforeStep: stepDelaysFrom(stepDelays),
+  });
 });
 afterAll(async () => {
   await connection?.close();
@@ -62,7 +64,8 @@ describe('runCheckoutStep', () => {
     const env = new MockActivityEnvironment();
     const heartbeats: unknown[] = [];
     env.on('heartbeat', (d: unknown) => heartbeats.push(d));
-    const result = await env.run(activities.runCheckoutStep, { cartId, sessionId, step: 'Inventory' as const, delayMs: 1200 });
+    stepDelays.set(cartId, 1200);
+    const result = await env.run(activities.runCheckoutStep, { cartId, sessionId, step: 'Inventory' as const });
     expect(result).toEqual({ step: 'Inventory', held: true });
     expect(heartbeats).toEqual([
       { step: 'Inventory', remainingMs: 1200 },
@@ -79,7 +82,8 @@ describe('runCheckoutStep', () => {
     const env = new MockActivityEnvironment();
     // The first heartbeat says the step has begun (its begin is written); the workflow cancels it then.
     env.once('heartbeat', () => env.cancel());
-    const run = env.run(activities.runCheckoutStep, { cartId, sessionId, step: 'Inventory' as const, delayMs: 60_000 });
+    stepDelays.set(cartId, 60_000);
+    const run = env.run(activities.runCheckoutStep, { cartId, sessionId, step: 'Inventory' as const });
     await expect(run).rejects.toBeInstanceOf(CancelledFailure);
     const doc = await cart(cartId);
     expect(doc.status).toBe('Checkout');

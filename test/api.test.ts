@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { buildApi, type FastifyInstance } from '../src/api/app';
 import { startApi } from '../src/api/server';
 import { appSettings, type ApiRole } from '../src/config';
-import { freePort } from '../src/stack/ports';
+import { freePort } from '../stack/ports';
 import { setupTestEnv, type TestEnv } from './harness/env';
 
 const SERVICE = 'svc-token-0123456789abcdef';

@@ -396,7 +396,8 @@ describe('on the real workflows', () => {
       const cartId = newCartId();
       await insertForeignCart(env.carts, cartId);
       // Steps of 1.5 s: the checkout takes a while to end after the cancel signal.
-      const started = await env.checkout.startCheckout(cartId, { stepDelayMs: 1500 });
+      env.slowSteps(cartId, 1500);
+      const started = await env.checkout.startCheckout(cartId);
       const mock = activityEnv({ workflowExecution: { workflowId: `cart-items-${cartId}-hb`, runId: 'r' }, activityId: '1' });
       const beats: unknown[] = [];
       mock.on('heartbeat', (d: unknown) => beats.push(d));

@@ -321,7 +321,8 @@ test('a cancel while a step runs interrupts the step and still cancels cleanly',
   await w.worker.runUntil(async () => {
     const cartId = newCartId();
     await insertForeignCart(env.carts, cartId);
-    await env.checkout.startCheckout(cartId, { stepDelayMs: 120000 });
+    env.slowSteps(cartId, 120000);
+    await env.checkout.startCheckout(cartId);
     await eventually('the first step to be processing', async () => ((await cartOf(cartId)).checkout?.isProcessing ? true : undefined));
     const outcome = await env.checkout.cancelCheckout(cartId, { reason: 'REQUESTED' });
     expect(outcome).toMatchObject({ cartId, canceled: true, status: 'Active' });
@@ -358,7 +359,8 @@ test('a cart deleted under a running checkout: the step fails for good, the chec
   await w.worker.runUntil(async () => {
     const cartId = newCartId();
     await insertForeignCart(env.carts, cartId);
-    await env.checkout.startCheckout(cartId, { stepDelayMs: 200 });
+    env.slowSteps(cartId, 200);
+    await env.checkout.startCheckout(cartId);
     await env.carts.deleteOne({ _id: cartId });
     const err = await handleOf(cartId).result().then(
       () => undefined,
@@ -387,7 +389,8 @@ test('an order placed while the steps run waits for every step; a cancel after i
   await w.worker.runUntil(async () => {
     const cartId = newCartId();
     await insertForeignCart(env.carts, cartId);
-    await env.checkout.startCheckout(cartId, { stepDelayMs: 600 });
+    env.slowSteps(cartId, 600);
+    await env.checkout.startCheckout(cartId);
     const handle = handleOf(cartId);
     expect((await handle.query(getCheckoutStateQuery)).phase).toBe('PROCESSING');
     // The order is accepted first (it wins), then a cancel arrives while the steps still run.
@@ -411,7 +414,8 @@ test('a step that finds its lock gone ends the run at once with LOCK_LOST instea
   await w.worker.runUntil(async () => {
     const cartId = newCartId();
     await insertForeignCart(env.carts, cartId);
-    const started = await env.checkout.startCheckout(cartId, { stepDelayMs: 600, leaseMs: 60_000 });
+    env.slowSteps(cartId, 600);
+    const started = await env.checkout.startCheckout(cartId, { leaseMs: 60_000 });
     await eventually('the first step to be processing', async () => ((await cartOf(cartId)).checkout?.isProcessing ? true : undefined));
     // Someone else unlocks the cart behind the checkout's back (an operator, another service).
     await env.carts.updateOne({ _id: cartId }, { $set: { status: 'Active' }, $unset: { checkout: '' }, $inc: { version: 1 } });

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { EXIT_CODES, main } from '../src/cli/main';
 import { CLOSED_CART_MESSAGE, checkoutWorkflowId } from '../src/contract';
-import { freePort } from '../src/stack/ports';
+import { freePort } from '../stack/ports';
 import { insertForeignCart, newCartId, setupTestEnv, type TestEnv } from './harness/env';
 
 let env: TestEnv;

@@ -6,21 +6,21 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { CompleteAsyncError, Context } from '@temporalio/activity';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { MongoClient } from 'mongodb';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CartRepository, cartsCollection, ensureCartIndexes, type CartDoc, connectMongo, durableWrites } from '../src/db';
-import { which } from '../src/stack/exec';
-import { startMongoServer, type MongoServerHandle } from '../src/stack/mongo-server';
-import { TOOLS_DIR } from '../src/stack/paths';
-import { freePort } from '../src/stack/ports';
-import { ensureMongoServer, ensureTemporalCli, machineCacheDir, TEMPORAL_CLI_VERSION } from '../src/stack/provision';
-import { startTemporalDevServer, type DevServer } from '../src/stack/temporal-server';
+import { which } from '../stack/exec';
+import { startMongoServer, type MongoServerHandle } from '../stack/mongo-server';
+import { TOOLS_DIR } from '../stack/paths';
+import { freePort } from '../stack/ports';
+import { ensureMongoServer, ensureTemporalCli, machineCacheDir, TEMPORAL_CLI_VERSION } from '../stack/provision';
+import { startTemporalDevServer, type DevServer } from '../stack/temporal-server';
 import { crash } from './harness/crash';
 import type { DurabilityActivities } from './harness/durability-workflows';
-import { newCartId } from './harness/env';
+import { newCartId, quietRuntime } from './harness/env';
 
 const quiet = () => undefined;
 const canRunJavaMongo = !!which('java') && (existsSync(path.join(TOOLS_DIR, 'mongo-java-server', 'stamp')) || (!!which('mvn') && !!which('javac')));
@@ -126,11 +126,7 @@ async function inParallel<T>(items: T[], inFlight: number, work: (item: T) => Pr
 (canRunDevServer ? test : test.skip)('the Temporal dev server (SQLite file) keeps acknowledged signals and activity completions through a SIGKILL', async () => {
   const cli = await ensureTemporalCli(process.env, quiet);
   if (cli.kind !== 'binary') throw new Error('no Temporal CLI binary');
-  try {
-    Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
-  } catch {
-    // already installed in this jest worker
-  }
+  quietRuntime();
   const dbFile = path.join(dir, 'temporal.sqlite');
   const port = await freePort();
   const start = () => startTemporalDevServer({ cliPath: cli.path, ip: '127.0.0.1', port, dbFile });

@@ -8,9 +8,9 @@ import { Client, Connection } from '@temporalio/client';
 import { MongoClient } from 'mongodb';
 import { CheckoutClient } from '../src/client';
 import { cartsCollection } from '../src/db';
-import { startMongoServer, type MongoServerHandle } from '../src/stack/mongo-server';
-import { freePort } from '../src/stack/ports';
-import { provision } from '../src/stack/provision';
+import { startMongoServer, type MongoServerHandle } from '../stack/mongo-server';
+import { freePort } from '../stack/ports';
+import { provision } from '../stack/provision';
 import { setupTestEnv, type TestEnv } from './harness/env';
 import { call, setupDirectory, startTestApi, type Answer } from './harness/http';
 

@@ -84,11 +84,13 @@ export async function randomRun(stack: FaultStack, options: Options): Promise<Sc
         const key = () => `${me}-${started}-${Math.floor(rng() * 1e9)}`;
         const t = run.traffic;
         if (r < 0.12) {
+          // Through the API: a checkout at full speed.
+          await stack.slowSteps(cartId, undefined);
           await t.start(me, cartId, { retryForMs: 30000 });
           lastStarted = cartId;
         } else if (r < 0.18) {
           const stepDelayMs = pick([200, 500, 1000]);
-          await t.libraryOp({ client: me, cartId, kind: 'start', via: 'client' }, () => stack.checkout.startCheckout(cartId, { stepDelayMs }));
+          await t.libraryOp({ client: me, cartId, kind: 'start', via: 'client' }, () => stack.startCheckout(cartId, stepDelayMs));
           lastStarted = cartId;
         } else if (r < 0.25) {
           await t.cancelLibrary(me, cartId, 'signal', { retryForMs: 30000 });

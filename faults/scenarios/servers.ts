@@ -38,7 +38,7 @@ export function temporalKill(stack: FaultStack, options: Options): Promise<Scena
     const carts: string[] = [];
     for (let i = 0; i < (options.quick ? 3 : 6); i++) carts.push(await run.traffic.newCart());
     await Promise.all(
-      carts.map((cartId) => run.traffic.libraryOp({ client: 'service', cartId, kind: 'start', via: 'client' }, () => stack.checkout.startCheckout(cartId, { stepDelayMs: 1500 }))),
+      carts.map((cartId) => run.traffic.libraryOp({ client: 'service', cartId, kind: 'start', via: 'client' }, () => stack.startCheckout(cartId, 1500))),
     );
     const inSteps = await waitFor(async () => ((await stack.carts.countDocuments({ _id: { $in: carts }, 'checkout.isProcessing': true })) > 0 ? true : undefined), 30000, 50);
     if (!inSteps) throw new Error('no checkout was running a step');

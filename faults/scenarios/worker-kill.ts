@@ -74,7 +74,7 @@ async function inPhase(run: ScenarioRun, phase: Phase, mode: Mode): Promise<void
   const handle = stack.client.workflow.getHandle(checkoutWorkflowId(cartId));
   const stepDelayMs = (BACKGROUND_STEPS as readonly string[]).includes(phase) || phase === 'locking' ? STEP_DELAY_MS : undefined;
   const startCheckout = () =>
-    traffic.libraryOp({ client: 'service', cartId, kind: 'start', via: 'client' }, () => stack.checkout.startCheckout(cartId, { ...(stepDelayMs ? { stepDelayMs } : {}) }));
+    traffic.libraryOp({ client: 'service', cartId, kind: 'start', via: 'client' }, () => stack.startCheckout(cartId, stepDelayMs));
 
   if (phase === 'locking' || phase === 'place order' || phase === 'item change') {
     // A short activity: MongoDB is frozen so that it is still in flight when its worker dies.

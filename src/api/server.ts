@@ -18,7 +18,7 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
-export async function startApi(settings: AppSettings, mongoUri: string, options: { temporalMetricsUrl?: string; log?: (e: Record<string, unknown>) => void } = {}): Promise<RunningApi> {
+export async function startApi(settings: AppSettings, mongoUri: string, options: { temporalMetricsUrl?: string; log?: (e: Record<string, unknown>) => void; taskQueue?: string } = {}): Promise<RunningApi> {
   const log = options.log ?? jsonLog;
   const temporal = temporalSettings();
   const client = await connectClient(temporal);
@@ -29,7 +29,7 @@ export async function startApi(settings: AppSettings, mongoUri: string, options:
     await mongoClient.connect();
     await CartService.forDb(mongo.db).ensureIndexes();
     await new IdempotencyStore(mongo.db, settings.idempotencyTtlS).ensureIndexes();
-    const checkout = new CheckoutClient({ client, carts: cartsCollection(mongo.db), leaseMs: settings.checkoutLeaseMs });
+    const checkout = new CheckoutClient({ client, carts: cartsCollection(mongo.db), leaseMs: settings.checkoutLeaseMs, taskQueue: options.taskQueue });
     const app = await buildApi({
       checkout,
       temporal: client,

@@ -85,7 +85,6 @@ async function startOrJoin(target: TemporalTarget, cartId: string, options: Star
     requestId,
     ...(options.requestedBy ? { requestedBy: options.requestedBy } : {}),
     ...(leaseMs ? { leaseMs } : {}),
-    ...(options.stepDelayMs ? { stepDelayMs: options.stepDelayMs } : {}),
   };
   const startOp = new WithStartWorkflowOperation<typeof checkoutWorkflow>(CHECKOUT_WORKFLOW_TYPE, {
     workflowId: checkoutWorkflowId(cartId),

@@ -24,7 +24,6 @@ export interface TemporalTarget {
 export interface StartCheckoutOptions {
   requestedBy?: string;
   leaseMs?: number;
-  stepDelayMs?: number;
 }
 
 export interface StartedCheckout {

@@ -41,8 +41,6 @@ export interface CheckoutInput {
   requestedBy?: string;
   /** How long the lock is held waiting for the order before it is released (reason EXPIRED). */
   leaseMs?: number;
-  /** Test and demo hook: each background step takes this long (heartbeating, cancellable). */
-  stepDelayMs?: number;
   /** Set by the caller that starts the run; echoed in the view so a caller can tell it started it. */
   requestId?: string;
 }
@@ -150,8 +148,6 @@ export interface StepInput {
   cartId: string;
   sessionId: string;
   step: BackgroundStep;
-  /** Simulated duration; the step heartbeats meanwhile and stops when cancelled. */
-  delayMs?: number;
 }
 
 export interface StepResult {

@@ -1,6 +1,6 @@
 /** Crashing a server the stack started: SIGKILL to the server process itself, not to its guard. */
 import { execFileSync } from 'node:child_process';
-import type { ManagedProcess } from '../../src/stack/managed-process';
+import type { ManagedProcess } from '../../stack/managed-process';
 
 /**
  * The PID of the server a ManagedProcess runs: the guard's only child. Found through `ps`, which

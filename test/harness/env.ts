@@ -1,20 +1,22 @@
 /** What every integration test file needs: connections to the run's servers, a workflow bundle, workers. */
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, Runtime, type WorkflowBundle } from '@temporalio/worker';
+import type { WorkflowBundle } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { temporalSettings, type TemporalSettings } from '../../src/config';
 import { CheckoutClient } from '../../src/client';
 import { dataConverter } from '../../src/data-converter';
 import { cartsCollection, type CartDoc, connectMongo, type MongoConnection } from '../../src/db';
-import { bundleCheckoutWorkflows, createCheckoutWorker, type CheckoutWorker } from '../../src/worker';
+import { bundleCheckoutWorkflows, createCheckoutWorker, installRuntime, type CheckoutWorker } from '../../src/worker';
+import { stepDelaysFrom } from '../../stack/step-delay';
 import type { Collection } from 'mongodb';
 
 let runtimeInstalled = false;
-function quietRuntime(): void {
+/** The product's SDK runtime, logging errors only; once per jest worker (a second install throws). */
+export function quietRuntime(coreLogLevel: 'WARN' | 'ERROR' = 'WARN'): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
-    Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
+    installRuntime({ logLevel: 'error', shutdownSignals: [], coreLogLevel });
   } catch {
     // already installed in this jest worker
   }
@@ -32,6 +34,8 @@ export interface TestEnv {
   mongoDb: string;
   /** A fresh worker on this file's task queue; stop it with worker.shutdown() or use runUntil. */
   newWorker(): Promise<CheckoutWorker>;
+  /** Every background step of this cart's checkouts takes `ms` (heartbeating, cancellable) on this file's workers. */
+  slowSteps(cartId: string, ms: number): void;
   close(): Promise<void>;
 }
 
@@ -50,6 +54,7 @@ export async function setupTestEnv(name: string, options: { ownDatabase?: boolea
   const taskQueue = `b2b-checkout-test-${name}-${randomUUID().slice(0, 8)}`;
   const bundle = await bundleCheckoutWorkflows();
   const workers: CheckoutWorker[] = [];
+  const stepDelays = new Map<string, number>();
   return {
     temporal,
     client,
@@ -61,9 +66,12 @@ export async function setupTestEnv(name: string, options: { ownDatabase?: boolea
     mongoDb,
     checkout: new CheckoutClient({ client, carts, taskQueue }),
     async newWorker() {
-      const w = await createCheckoutWorker({ temporal, mongoUri, mongoDb, taskQueue, workflowBundle: bundle });
+      const w = await createCheckoutWorker({ temporal, mongoUri, mongoDb, taskQueue, workflowBundle: bundle, beforeStep: stepDelaysFrom(stepDelays) });
       workers.push(w);
       return w;
+    },
+    slowSteps(cartId, ms) {
+      stepDelays.set(cartId, ms);
     },
     async close() {
       for (const w of workers) await w.close().catch(() => undefined);

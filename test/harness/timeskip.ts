@@ -6,7 +6,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { Worker, type WorkflowBundle } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import type { Activities } from '../../activities';
 import { dataConverter } from '../../src/data-converter';
@@ -24,7 +24,8 @@ import {
   type StepInput,
   type StepResult,
 } from '../../src/contract';
-import { ensureTemporalTestServer } from '../../src/stack/provision';
+import { ensureTemporalTestServer } from '../../stack/provision';
+import { quietRuntime } from './env';
 
 type StubbedName = 'lockCartForCheckout' | 'runCheckoutStep' | 'cancelCartAsyncOperation' | 'placeOrder';
 
@@ -147,18 +148,6 @@ export class StubActivities {
   }
 }
 
-let runtimeInstalled = false;
-function quietRuntime(): void {
-  if (runtimeInstalled) return;
-  runtimeInstalled = true;
-  try {
-    // The test server does not advertise every capability of a full server; core warns about it on each worker.
-    Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [], telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } } });
-  } catch {
-    // already installed in this jest worker
-  }
-}
-
 export interface TimeSkippingEnv {
   env: TestWorkflowEnvironment;
   bundle: WorkflowBundle;
@@ -186,7 +175,8 @@ async function startTestServer(executable: string, attempts = 4): Promise<TestWo
 
 /** The test server from provisioning (`npm run provision`), the workflows bundled once, this project's data converter. */
 export async function setupTimeSkipping(): Promise<TimeSkippingEnv> {
-  quietRuntime();
+  // The test server does not advertise every capability of a full server; core warns about it on each worker.
+  quietRuntime('ERROR');
   const server = await ensureTemporalTestServer(process.env, () => undefined);
   if (server.kind !== 'executable') throw new Error(`Temporal test server: ${server.why}`);
   const env = await startTestServer(server.path);

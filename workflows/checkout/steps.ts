@@ -43,8 +43,7 @@ export function lockCart(c: Checkout): Promise<LockResult> {
 }
 
 function runStep(c: Checkout, step: BackgroundStep): Promise<StepResult> {
-  const delay = c.input.stepDelayMs ? { delayMs: c.input.stepDelayMs } : {};
-  return runCheckoutStep.executeWithOptions({ summary: stepSummary(step, c.cartId) }, [{ cartId: c.cartId, sessionId: c.sessionId, step, ...delay }]);
+  return runCheckoutStep.executeWithOptions({ summary: stepSummary(step, c.cartId) }, [{ cartId: c.cartId, sessionId: c.sessionId, step }]);
 }
 
 function placeOrder(c: Checkout, orderId: string): Promise<PlaceOrderResult> {

@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 
-/** The project root: the nearest folder above this file with a package.json (works from src/ and dist/src/). */
+/** The project root: the nearest folder above this file with a package.json and stack/ (works from stack/ and dist/stack/). */
 function findRoot(): string {
   let dir = __dirname;
   for (;;) {
-    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'mongo-server'))) return dir;
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'stack', 'mongo-java-server'))) return dir;
     const parent = path.dirname(dir);
     if (parent === dir) throw new Error(`cannot find the project root above ${__dirname}`);
     dir = parent;

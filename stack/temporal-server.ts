@@ -1,6 +1,6 @@
 /** Starts the Temporal CLI's dev server (server + Web UI) and waits until its frontend says SERVING. */
 import { Connection } from '@temporalio/client';
-import { SEARCH_ATTRIBUTES } from '../contract';
+import { SEARCH_ATTRIBUTES } from '../src/contract';
 import { startManaged, type ManagedProcess } from './managed-process';
 
 export interface DevServerOptions {
@@ -13,6 +13,8 @@ export interface DevServerOptions {
   dbFile?: string;
   logFile?: string;
   readyTimeoutMs?: number;
+  /** Dynamic config values (`key=value`) instead of the defaults below: how the benchmark measures a setting. */
+  dynamicConfig?: string[];
 }
 
 export interface DevServer {
@@ -35,8 +37,8 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
   }
   // The dev server's one history shard loads queued tasks 20 times a second by default: up to 50 ms
   // per hop. Faster loading and eager activity dispatch cut a cancel from ~92 to ~18 ms p50 (docs/PERFORMANCE.md).
-  args.push('--dynamic-config-value', 'history.transferProcessorMaxPollRPS=1000');
-  args.push('--dynamic-config-value', 'system.enableActivityEagerExecution=true');
+  const dynamicConfig = options.dynamicConfig ?? ['history.transferProcessorMaxPollRPS=1000', 'system.enableActivityEagerExecution=true'];
+  for (const kv of dynamicConfig) args.push('--dynamic-config-value', kv);
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
   // Workflow IDs are reused for every checkout of a cart; keep closed histories a day for operators.
   const proc = startManaged('temporal dev server', options.cliPath, args, options.logFile);

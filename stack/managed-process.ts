@@ -19,7 +19,7 @@ export interface ManagedProcess {
 
 export function startManaged(name: string, cmd: string, args: string[], logFile?: string): ManagedProcess {
   // From ts-jest the guard's TypeScript source is next to us, from dist the compiled file is.
-  const guard = existsSync(GUARD_JS) ? GUARD_JS : path.join(__dirname, '..', '..', 'dist', 'src', 'stack', 'guard.js');
+  const guard = existsSync(GUARD_JS) ? GUARD_JS : path.join(__dirname, '..', 'dist', 'stack', 'guard.js');
   if (!existsSync(guard)) throw new Error(`guard not built: run "npm run build" first (${guard})`);
   const child: ChildProcess = spawn(process.execPath, [guard, cmd, ...args], {
     stdio: ['pipe', 'pipe', 'pipe'],

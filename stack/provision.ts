@@ -113,8 +113,8 @@ export function machineCacheDir(env: Record<string, string | undefined>): string
 }
 
 const MONGO_DIR = path.join(TOOLS_DIR, 'mongo-java-server');
-const LAUNCHER_SOURCE = path.join(ROOT, 'mongo-server', 'MongoLauncher.java');
-const POM = path.join(ROOT, 'mongo-server', 'pom.xml');
+const LAUNCHER_SOURCE = path.join(ROOT, 'stack', 'mongo-java-server', 'MongoLauncher.java');
+const POM = path.join(ROOT, 'stack', 'mongo-java-server', 'pom.xml');
 
 export async function ensureMongoServer(env: Record<string, string | undefined>, out: Log): Promise<MongoServerSpec> {
   if (env.MONGODB_URI) {
@@ -160,7 +160,7 @@ export async function ensureMongoServer(env: Record<string, string | undefined>,
 }
 
 export const TEMPORAL_TEST_SERVER_VERSION = '1.31.0';
-const TEST_SERVER_POM = path.join(ROOT, 'src', 'stack', 'temporal-test-server.pom.xml');
+const TEST_SERVER_POM = path.join(ROOT, 'stack', 'temporal-test-server.pom.xml');
 const TEST_SERVER_DIR = path.join(TOOLS_DIR, 'temporal-test-server');
 /** The wrapper the SDK runs as an `existing-path` executable: `temporal-test-server <port>`. */
 export const TEST_SERVER_WRAPPER = path.join(TOOLS_DIR, 'bin', 'temporal-test-server');
@@ -193,7 +193,7 @@ export async function ensureTemporalTestServer(
   // The SDK starts the executable with the port as its only argument; TestServer's main takes just that.
   const wrapper = [
     '#!/bin/sh',
-    '# Written by b2b-checkout provisioning (src/stack/provision.ts): Temporal\'s time-skipping test server.',
+    '# Written by b2b-checkout provisioning (stack/provision.ts): Temporal\'s time-skipping test server.',
     // C1 only and the serial collector: the JVM listens sooner, which matters because the SDK waits 5 s at most.
     `exec "${java}" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp "${libDir}/*" io.temporal.testserver.TestServer "$@"`,
     '',

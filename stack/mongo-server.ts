@@ -16,7 +16,7 @@ export interface MongoServerOptions {
   dataDir?: string;
   /**
    * mongo-java-server's H2 file only: when an acknowledged write is on the disk (see
-   * mongo-server/MongoLauncher.java). Default: MONGO_SYNC=off gives 'commit', else 'fsync'.
+   * stack/mongo-java-server/MongoLauncher.java). Default: MONGO_SYNC=off gives 'commit', else 'fsync'.
    */
   durability?: H2Durability;
   logFile?: string;

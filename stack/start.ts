@@ -1,0 +1,138 @@
+/**
+ * `npm start`: the whole local stack in the foreground, through the launcher (stack/launcher.ts).
+ * Starts the Temporal dev server (Web UI, SQLite file so histories survive a restart) and a MongoDB
+ * server unless TEMPORAL_ADDRESS / MONGODB_URI name running ones, then the worker and the HTTP API.
+ * Ctrl-C (SIGINT) or SIGTERM stops the API first, then the worker, then every server it started.
+ */
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { appSettings, DEFAULTS, temporalSettings } from '../src/config';
+import { TASK_QUEUE } from '../src/contract';
+import { installRuntime } from '../src/worker';
+import { Launcher } from './launcher';
+import { DATA_DIR } from './paths';
+import { freePort, isListening } from './ports';
+import { elapsed, log } from './progress';
+
+async function main(): Promise<void> {
+  const startedAt = Date.now();
+  const settings = appSettings();
+  const stack = new Launcher(log);
+  let shuttingDown = false;
+
+  const shutdown = async (why: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log(`${why}: stopping...`);
+    // Last started first: the API (no new request waits on a worker that is already gone), the worker, the servers.
+    await stack.stop((name) => log(`${name} stopped`));
+    log('bye');
+  };
+  let firstSignalAt = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (shuttingDown) {
+      // Ctrl-C reaches npm and us, and npm forwards its copy to us as well: a repeat within a second is
+      // that same Ctrl-C. A later one is the user's second Ctrl-C.
+      if (Date.now() - firstSignalAt < 1000) return;
+      log(`${signal} again: exiting now`);
+      process.exit(130);
+    }
+    firstSignalAt = Date.now();
+    void shutdown(signal).then(() => process.exit(0));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  // `kill -INT <npm pid>` (unlike Ctrl-C, which reaches the whole process group) ends npm but not
+  // us: when our parent is gone we are re-parented, and stop as if signalled.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) onSignal('SIGHUP');
+  }, 1000).unref();
+
+  try {
+    await stack.provision();
+    // Temporal
+    const [host, port] = DEFAULTS.temporalAddress.split(':');
+    const dbFile = path.join(DATA_DIR, 'temporal.sqlite');
+    if (!settings.temporalAddress) {
+      if (await isListening(host, Number(port))) {
+        throw new Error(
+          `port ${port} is already in use: is another "npm start" running? To use that server, set TEMPORAL_ADDRESS=${DEFAULTS.temporalAddress}`,
+        );
+      }
+      if (stack.provisioned?.temporal?.kind === 'binary') {
+        log(`starting the Temporal dev server on ${DEFAULTS.temporalAddress} (UI :${settings.temporalUiPort}, histories in ${path.relative(process.cwd(), dbFile)})`);
+      }
+    }
+    const { uiUrl } = await stack.startTemporal({
+      address: settings.temporalAddress,
+      ip: host,
+      port: Number(port),
+      uiPort: settings.temporalUiPort,
+      dbFile,
+      logFile: path.join(DATA_DIR, 'logs', 'temporal.log'),
+      sdkDownload: true,
+    });
+
+    // MongoDB
+    if (!settings.mongoUri) {
+      if (await isListening('127.0.0.1', DEFAULTS.mongoPort)) {
+        throw new Error(`port ${DEFAULTS.mongoPort} is already in use: to use that MongoDB, set MONGODB_URI=mongodb://127.0.0.1:${DEFAULTS.mongoPort}`);
+      }
+      log(`starting MongoDB on 127.0.0.1:${DEFAULTS.mongoPort}`);
+    }
+    const mongo = await stack.startMongo({
+      uri: settings.mongoUri,
+      port: DEFAULTS.mongoPort,
+      dataDir: path.join(DATA_DIR, 'mongo'),
+      logFile: path.join(DATA_DIR, 'logs', 'mongo.log'),
+    });
+
+    // Worker. Our own signal handlers decide the order of shutdown, not the SDK's.
+    // The SDK runtime's Prometheus endpoint: WORKER_METRICS_ADDRESS, else a free loopback port that
+    // the API's /metrics reads from, so the Temporal metrics are always there.
+    const metricsAddress = settings.workerMetricsAddress ?? `127.0.0.1:${await freePort()}`;
+    installRuntime({ logLevel: settings.logLevel, shutdownSignals: [], metricsAddress });
+    const temporal = temporalSettings();
+    const worker = await stack.startWorker({ mongoDb: settings.mongoDb, log });
+
+    // HTTP API, in this process. Without API_TOKENS, a service and an admin token are made for this run.
+    let generated: { service: string; admin: string } | undefined;
+    if (settings.apiTokens.size === 0) {
+      generated = { service: randomBytes(24).toString('base64url'), admin: randomBytes(24).toString('base64url') };
+      settings.apiTokens.set(generated.service, 'service');
+      settings.apiTokens.set(generated.admin, 'admin');
+    }
+    if (await isListening(settings.apiHost, settings.apiPort)) {
+      throw new Error(`port ${settings.apiPort} is already in use: set API_PORT to another port`);
+    }
+    const api = await stack.startApi(settings, { temporalMetricsUrl: `http://${metricsAddress}/metrics` });
+
+    log(`ready in ${elapsed(startedAt)}`);
+    log('');
+    if (uiUrl) log(`  Temporal Web UI   ${uiUrl}`);
+    log(`  Temporal          ${temporal.connectionOptions.address} (namespace ${temporal.namespace}, task queue ${TASK_QUEUE})`);
+    log(`  MongoDB           ${mongo.uri} database ${settings.mongoDb} (${mongo.description})`);
+    log(`  HTTP API          ${api.url}`);
+    if (generated) {
+      log('  API tokens (made for this run; set API_TOKENS=token=role,... to choose your own):');
+      log(`    service  ${generated.service}`);
+      log(`    admin    ${generated.admin}`);
+    }
+    log('');
+    log('  To use this stack from another shell:');
+    log(`    export TEMPORAL_ADDRESS=${temporal.connectionOptions.address} MONGODB_URI=${mongo.uri} MONGODB_DB=${settings.mongoDb}`);
+    log('  Ctrl-C stops everything.');
+    await worker.running;
+    if (!shuttingDown) {
+      await shutdown('worker stopped unexpectedly');
+      process.exit(1);
+    }
+  } catch (err) {
+    log(`failed: ${err instanceof Error ? err.message : String(err)}`);
+    await shutdown('startup failed');
+    process.exit(1);
+  }
+}
+
+void main();
