@@ -10,7 +10,10 @@ const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}
  * workflows and activities → store (src/db) → contract (src/contract). Each layer gets one rule
  * config (a later config for the same files would replace, not add to, an earlier one).
  */
-const notProduct = { group: ['**/stack', '**/stack/**', '**/bench/**', '**/faults/**', '**/test/**'], message: 'Product code may not import the launcher, the benchmark, the fault suite or tests.' };
+const notProduct = {
+  group: ['**/stack', '**/stack/**', '**/bench/**', '**/faults/**', '**/test/**'],
+  message: 'Product code may not import the launcher, the benchmark, the fault suite or tests.',
+};
 const restrict = (files, { paths = [], patterns = [], ignores = [] }) => ({
   files,
   ignores,
@@ -71,16 +74,31 @@ export default tseslint.config(
   }),
   // Activities: the store, the contract and an injected Temporal client; nothing above them.
   restrict(['activities/**/*.ts'], {
-    patterns: [{ group: ['**/src/api/**', '**/src/cli/**', '**/src/client', '**/src/client/**', '**/src/carts', '**/src/worker'], message: 'Activities sit below the client, the worker and the entry points.' }],
+    patterns: [
+      {
+        group: ['**/src/api/**', '**/src/cli/**', '**/src/client', '**/src/client/**', '**/src/carts', '**/src/worker'],
+        message: 'Activities sit below the client, the worker and the entry points.',
+      },
+    ],
   }),
   // The client and the cart service: below the entry points and the worker.
   restrict(['src/client/**/*.ts', 'src/carts.ts'], {
-    patterns: [{ group: ['**/api/**', '**/cli/**', '**/worker', '**/activities', '**/activities/**'], message: 'The client and the cart service sit below the entry points and the worker.' }],
+    patterns: [
+      {
+        group: ['**/api/**', '**/cli/**', '**/worker', '**/activities', '**/activities/**'],
+        message: 'The client and the cart service sit below the entry points and the worker.',
+      },
+    ],
   }),
   // Entry points: routes and commands parse, call the client or the cart service, and format.
   restrict(['src/api/routes/**/*.ts', 'src/cli/commands/**/*.ts'], {
     paths: [{ name: 'mongodb', message: 'Routes and commands go through CheckoutClient and the cart service.' }],
-    patterns: [{ group: ['**/db', '**/db/**', '**/activities', '**/activities/**', '**/workflows/**'], message: 'Routes and commands go through CheckoutClient and the cart service.' }],
+    patterns: [
+      {
+        group: ['**/db', '**/db/**', '**/activities', '**/activities/**', '**/workflows/**'],
+        message: 'Routes and commands go through CheckoutClient and the cart service.',
+      },
+    ],
   }),
   {
     files: ['**/*.js', '**/*.cjs', '**/*.mjs'],

@@ -60,13 +60,7 @@ export interface Started {
 }
 
 /** Starts a checkout on every cart (update-with-start: returns once locked), `concurrency` at a time. */
-export async function startCheckouts(
-  checkout: CheckoutClient,
-  ids: string[],
-  concurrency: number,
-  label: string,
-  abort: AbortFlag,
-): Promise<Started> {
+export async function startCheckouts(checkout: CheckoutClient, ids: string[], concurrency: number, label: string, abort: AbortFlag): Promise<Started> {
   const runIds = new Map<string, string>();
   const t0 = performance.now();
   const stop = ticker(label, () => `${runIds.size}/${ids.length} checkouts locked`);

@@ -47,10 +47,16 @@ export async function runDurabilityBench(argv: string[]): Promise<number> {
           const cell = await measure(inFlight, writes, async (id) => {
             const cartId = `cart-${inFlight}-${id}`;
             if (id % 2 === 0) await carts.insertOne({ _id: cartId, status: 'Checkout', version: 0 });
-            else await carts.updateOne({ _id: `cart-${inFlight}-${id - 1}`, status: 'Checkout', version: 0 }, { $set: { status: 'Active' }, $inc: { version: 1 } });
+            else
+              await carts.updateOne(
+                { _id: `cart-${inFlight}-${id - 1}`, status: 'Checkout', version: 0 },
+                { $set: { status: 'Active' }, $inc: { version: 1 } },
+              );
           });
           results[mode].push(cell);
-          say(`${mode.padEnd(6)} ${String(inFlight).padStart(2)} in flight: ${cell.writesPerSecond} writes/s, p50 ${cell.latencyMs.p50} ms, p99 ${cell.latencyMs.p99} ms`);
+          say(
+            `${mode.padEnd(6)} ${String(inFlight).padStart(2)} in flight: ${cell.writesPerSecond} writes/s, p50 ${cell.latencyMs.p50} ms, p99 ${cell.latencyMs.p99} ms`,
+          );
         }
       } finally {
         await conn.close();
@@ -64,7 +70,9 @@ export async function runDurabilityBench(argv: string[]): Promise<number> {
   say('mode    in flight  writes/s   p50 ms   p99 ms');
   for (const mode of MODES) {
     for (const c of results[mode]) {
-      say(`${mode.padEnd(7)} ${String(c.inFlight).padStart(9)} ${String(c.writesPerSecond).padStart(9)} ${String(c.latencyMs.p50).padStart(8)} ${String(c.latencyMs.p99).padStart(8)}`);
+      say(
+        `${mode.padEnd(7)} ${String(c.inFlight).padStart(9)} ${String(c.writesPerSecond).padStart(9)} ${String(c.latencyMs.p50).padStart(8)} ${String(c.latencyMs.p99).padStart(8)}`,
+      );
     }
   }
   const out = path.join(__dirname, '..', '..', 'bench', 'results');

@@ -20,7 +20,11 @@ function ms(ts: HistoryEvent['eventTime']): number {
 }
 
 function id(v: unknown): number {
-  return typeof v === 'number' ? v : v && typeof (v as { toNumber?: () => number }).toNumber === 'function' ? (v as { toNumber(): number }).toNumber() : Number(v);
+  return typeof v === 'number'
+    ? v
+    : v && typeof (v as { toNumber?: () => number }).toNumber === 'function'
+      ? (v as { toNumber(): number }).toNumber()
+      : Number(v);
 }
 
 export interface CancelTimeline {
@@ -39,7 +43,13 @@ export interface CancelTimeline {
 }
 
 /** The timeline of the cancel of one checkout run, or undefined if the history does not show one. */
-export async function cancelTimeline(client: Client, cartId: string, runId: string | undefined, sentEpochMs: number, observedEpochMs: number): Promise<CancelTimeline | undefined> {
+export async function cancelTimeline(
+  client: Client,
+  cartId: string,
+  runId: string | undefined,
+  sentEpochMs: number,
+  observedEpochMs: number,
+): Promise<CancelTimeline | undefined> {
   const history = await client.workflow.getHandle(checkoutWorkflowId(cartId), runId).fetchHistory();
   const events = history.events ?? [];
   const byId = new Map(events.map((e) => [id(e.eventId), e]));
@@ -51,7 +61,9 @@ export async function cancelTimeline(client: Client, cartId: string, runId: stri
   const wftStarted = wftCompleted && byId.get(id(wftCompleted.workflowTaskCompletedEventAttributes?.startedEventId));
   const wftScheduled = wftCompleted && byId.get(id(wftCompleted.workflowTaskCompletedEventAttributes?.scheduledEventId));
   const schedId = id(scheduled.eventId);
-  const started = events.find((e) => e.eventType === E.EVENT_TYPE_ACTIVITY_TASK_STARTED && id(e.activityTaskStartedEventAttributes?.scheduledEventId) === schedId);
+  const started = events.find(
+    (e) => e.eventType === E.EVENT_TYPE_ACTIVITY_TASK_STARTED && id(e.activityTaskStartedEventAttributes?.scheduledEventId) === schedId,
+  );
   const completed = events.find(
     (e) =>
       (e.eventType === E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED && id(e.activityTaskCompletedEventAttributes?.scheduledEventId) === schedId) ||

@@ -41,7 +41,6 @@ export function rssMbOf(pid: number): number | undefined {
   }
 }
 
-
 export interface CpuShare {
   /** Percent of ONE core, averaged over the window (200 = both cores of a 2-core machine). */
   benchProcessPct: number;
@@ -129,9 +128,7 @@ export async function scrapeMetrics(url: string): Promise<MetricSample[]> {
 
 /** Sum of a metric's samples whose labels include `match`. */
 export function metricSum(samples: MetricSample[], name: string, match: Record<string, string> = {}): number {
-  return samples
-    .filter((s) => s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v))
-    .reduce((sum, s) => sum + s.value, 0);
+  return samples.filter((s) => s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v)).reduce((sum, s) => sum + s.value, 0);
 }
 
 /** Mean of a histogram between two scrapes (sum delta / count delta), for the series matching `match`. */

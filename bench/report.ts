@@ -47,7 +47,9 @@ export function computeRatios(results: Measurements): Record<string, unknown> {
   const hundredReply = results.details.floor[String(Math.max(...Object.keys(results.floorByInFlightMs).map(Number), 1))]?.temporalUpdate?.reply;
   for (const [n, r] of Object.entries(results.scale)) scale[n] = vs(r.cancelMs, hundredReply as Pct | undefined);
   const oneReply = results.details.floor['1']?.temporalUpdate?.reply as Pct | undefined;
-  const addToCart = results.addToCartMs ? { vsMongoCancel: vs(results.addToCartMs, one.mongoCancel), vsTemporalUpdateReply: vs(results.addToCartMs, oneReply) } : undefined;
+  const addToCart = results.addToCartMs
+    ? { vsMongoCancel: vs(results.addToCartMs, one.mongoCancel), vsTemporalUpdateReply: vs(results.addToCartMs, oneReply) }
+    : undefined;
   return { cancel, lifecycle, scaleCancelVsTemporalUpdateAtMaxInFlight: scale, ...(addToCart ? { addToCart } : {}) };
 }
 
@@ -63,7 +65,11 @@ export function targets(results: Measurements): Measurements['targets'] {
   }
   const best = Math.max(...Object.values(results.lifecyclesPerSecond), 0);
   if (Object.keys(results.lifecyclesPerSecond).length) {
-    out.push({ target: '>= 100 lifecycles/s', measured: `${fmt(best)}/s (best of ${Object.keys(results.lifecyclesPerSecond).join(', ')} clients)`, met: best >= 100 });
+    out.push({
+      target: '>= 100 lifecycles/s',
+      measured: `${fmt(best)}/s (best of ${Object.keys(results.lifecyclesPerSecond).join(', ')} clients)`,
+      met: best >= 100,
+    });
   }
   const big = results.scale['10000'];
   if (big) {
@@ -119,7 +125,8 @@ function printBeforeAfter(before: Measurements, after: Measurements, line: (s?: 
     const b = before.lifecyclesPerSecond[c];
     line(row([`lifecycles/s, ${c} clients`, fmt(b), fmt(a), fmtRatio(ratio(a, b))], w));
   }
-  if (before.addToCartMs && after.addToCartMs) line(row(['add to cart @1', pair(before.addToCartMs), pair(after.addToCartMs), fmtRatio(ratio(before.addToCartMs.p50, after.addToCartMs.p50))], w));
+  if (before.addToCartMs && after.addToCartMs)
+    line(row(['add to cart @1', pair(before.addToCartMs), pair(after.addToCartMs), fmtRatio(ratio(before.addToCartMs.p50, after.addToCartMs.p50))], w));
 }
 
 function printMeasurements(results: Measurements, line: (s?: string) => void): void {
@@ -137,7 +144,23 @@ function printMeasurements(results: Measurements, line: (s?: string) => void): v
       for (const [kind, p] of Object.entries(results.floorByInFlightMs[n])) {
         const d = results.details.floor[n]?.[kind as FloorKind];
         const ms = d?.cpuMsPerOp;
-        line(row([kind, n, fmt(p.p50), fmt(p.p95), fmt(p.p99), fmt(p.max), ms ? `${fmt(ms.benchProcess)}/${fmt(ms.temporalServer)}/${fmt(ms.mongoServer)}` : '-', '', fmt(d?.reply?.p50), fmt(d?.resolution?.p50)], w));
+        line(
+          row(
+            [
+              kind,
+              n,
+              fmt(p.p50),
+              fmt(p.p95),
+              fmt(p.p99),
+              fmt(p.max),
+              ms ? `${fmt(ms.benchProcess)}/${fmt(ms.temporalServer)}/${fmt(ms.mongoServer)}` : '-',
+              '',
+              fmt(d?.reply?.p50),
+              fmt(d?.resolution?.p50),
+            ],
+            w,
+          ),
+        );
       }
     }
   }
@@ -146,7 +169,10 @@ function printMeasurements(results: Measurements, line: (s?: string) => void): v
     line();
     line('Cancel → cart Active in MongoDB (ms), and as a ratio to the floors at the same in-flight count (p50/p99)');
     line(row(['method', 'inflight', 'p50', 'p95', 'p99', 'max', 'vs MongoDB', 'vs Temporal', 'reply p50', 'resol. p50', 'cpu ms/op b/t/m'], [...w, 18]));
-    const ratios = (results.ratios.cancel ?? {}) as Record<string, Record<string, { vsMongoCancel: { p50?: number; p99?: number }; vsTemporal: { p50?: number; p99?: number } }>>;
+    const ratios = (results.ratios.cancel ?? {}) as Record<
+      string,
+      Record<string, { vsMongoCancel: { p50?: number; p99?: number }; vsTemporal: { p50?: number; p99?: number } }>
+    >;
     for (const n of cancelN) {
       for (const [method, p] of Object.entries(results.cancelLatencyMs[n])) {
         const d = results.details.cancel[n]?.[method as CancelMethod];
@@ -172,7 +198,7 @@ function printMeasurements(results: Measurements, line: (s?: string) => void): v
       }
     }
     line();
-    line('Where a cancel\'s time goes (medians, ms, from workflow histories; n = sampled cancels)');
+    line("Where a cancel's time goes (medians, ms, from workflow histories; n = sampled cancels)");
     const tw = [22, 8, 9, 9, 9, 9, 9, 9, 5];
     line(row(['method', 'inflight', 'send→WFT', 'WFT s→s', 'WFT run', 'act s→s', 'act run', 'act→seen', 'n'], tw));
     for (const n of cancelN) {
@@ -210,7 +236,18 @@ function printMeasurements(results: Measurements, line: (s?: string) => void): v
         const updateReply = (results.details.floor[n]?.temporalUpdate?.reply ?? results.details.floor['1']?.temporalUpdate?.reply) as Pct | undefined;
         line(
           row(
-            [method + (r.errors ? ` (${r.errors} err)` : ''), n, fmt(r.latency.p50), fmt(r.latency.p95), fmt(r.latency.p99), fmt(r.latency.max), pair(vs2(r.latency, (f.mongoCancel ?? floors.mongoCancel))), pair(vs2(r.latency, updateReply)), fmt(r.reply.p50), fmt(r.resolution.p50)],
+            [
+              method + (r.errors ? ` (${r.errors} err)` : ''),
+              n,
+              fmt(r.latency.p50),
+              fmt(r.latency.p95),
+              fmt(r.latency.p99),
+              fmt(r.latency.max),
+              pair(vs2(r.latency, f.mongoCancel ?? floors.mongoCancel)),
+              pair(vs2(r.latency, updateReply)),
+              fmt(r.reply.p50),
+              fmt(r.resolution.p50),
+            ],
             w,
           ),
         );
@@ -223,7 +260,24 @@ function printMeasurements(results: Measurements, line: (s?: string) => void): v
     line();
     line('Lifecycles: create cart → start checkout (locked) → cancel (wait) → Active, closed loop; floor: the same calls on the bench workflow');
     const lw = [14, 10, 11, 9, 9, 9, 9, 10, 26, 20, 7];
-    line(row(['clients', 'per second', 'lifecycles', 'p50 ms', 'p99 ms', 'start p50', 'cancel p50', 'vs floor', 'cpu bench/tmp/mongo/other %', 'cpu ms/lc b/t/m', 'locked'], lw));
+    line(
+      row(
+        [
+          'clients',
+          'per second',
+          'lifecycles',
+          'p50 ms',
+          'p99 ms',
+          'start p50',
+          'cancel p50',
+          'vs floor',
+          'cpu bench/tmp/mongo/other %',
+          'cpu ms/lc b/t/m',
+          'locked',
+        ],
+        lw,
+      ),
+    );
     const ratios = (results.ratios.lifecycle ?? {}) as Record<string, { perSecondVsFloorLifecycle?: number }>;
     const rows = [...life.map(([c, r]) => [c, r, false] as const), ...floorLife.map(([c, r]) => [c, r, true] as const)];
     for (const [c, r, isFloor] of rows) {
@@ -258,7 +312,18 @@ function printMeasurements(results: Measurements, line: (s?: string) => void): v
     for (const [n, r] of scale) {
       line(
         row(
-          [n, r.rssMb, r.heapMb, fmt(r.startPerSecond), fmt(r.cancelAllSeconds, 2), fmt(r.cancelMs.p50), fmt(r.p99Ms), fmtRatio(ratios[n]?.p99), `${r.temporalServerRssMb ?? '-'}/${r.mongoServerRssMb ?? '-'}`, r.leftLocked],
+          [
+            n,
+            r.rssMb,
+            r.heapMb,
+            fmt(r.startPerSecond),
+            fmt(r.cancelAllSeconds, 2),
+            fmt(r.cancelMs.p50),
+            fmt(r.p99Ms),
+            fmtRatio(ratios[n]?.p99),
+            `${r.temporalServerRssMb ?? '-'}/${r.mongoServerRssMb ?? '-'}`,
+            r.leftLocked,
+          ],
           sw,
         ),
       );

@@ -122,7 +122,11 @@ function parseArgs(argv: string[]): Config {
     if (nums.some((x) => !Number.isInteger(x) || x <= 0)) throw new Error(`--${name}: a comma-separated list of positive integers, got "${v}"`);
     return nums;
   };
-  const kvs = (name: string) => (get(name) ?? '').split(',').map((kv) => kv.trim()).filter(Boolean);
+  const kvs = (name: string) =>
+    (get(name) ?? '')
+      .split(',')
+      .map((kv) => kv.trim())
+      .filter(Boolean);
   const known = new Set(['quick', 'only', 'in-flight', 'clients', 'seconds', 'scale', 'label', 'poll-gap-ms', 'dev-server-config', 'compare', 'help']);
   for (const a of argv) {
     if (a.startsWith('--') && !known.has(a.slice(2).split('=')[0])) throw new Error(`unknown option ${a} (npm run bench -- --help)`);
@@ -196,7 +200,9 @@ async function main(): Promise<number> {
     machine: machine(),
     ...emptyMeasurements(config.devServerConfig),
   };
-  say(`run ${runId} (${results.mode}${config.label ? `, ${config.label}` : ''}): ${results.machine.cores} cores, ${results.machine.memoryMb} MB, load ${results.machine.loadAverageAtStart.join(' ')}`);
+  say(
+    `run ${runId} (${results.mode}${config.label ? `, ${config.label}` : ''}): ${results.machine.cores} cores, ${results.machine.memoryMb} MB, load ${results.machine.loadAverageAtStart.join(' ')}`,
+  );
   let exitCode = 0;
   try {
     const runtime = await installRuntime();
@@ -214,7 +220,11 @@ async function main(): Promise<number> {
         await runPhases(ctx, { ...config, phases }, into);
       } finally {
         if (watcher) {
-          into.details.watcher = { reads: watcher.reads, meanReadMs: Math.round((watcher.readMs / Math.max(1, watcher.reads)) * 100) / 100, gapMs: config.pollGapMs };
+          into.details.watcher = {
+            reads: watcher.reads,
+            meanReadMs: Math.round((watcher.readMs / Math.max(1, watcher.reads)) * 100) / 100,
+            gapMs: config.pollGapMs,
+          };
           await watcher.stop();
         }
         if (stack) into.details.workerLogLines = stack.workerLogLines();
@@ -229,9 +239,13 @@ async function main(): Promise<number> {
       const compare = emptyMeasurements(config.compare);
       results.compare = compare;
       say(`--compare: the same phases again on a fresh stack, dev server with ${config.compare.join(', ')}`);
-      await pass('compare', config.compare, config.phases.filter((p) => p !== 'scale'), compare);
+      await pass(
+        'compare',
+        config.compare,
+        config.phases.filter((p) => p !== 'scale'),
+        compare,
+      );
     }
-
   } catch (err) {
     if (err instanceof Aborted || controller.signal.aborted) {
       results.aborted = true;
@@ -274,7 +288,9 @@ async function runPhases(ctx: Ctx, config: Config, into: Measurements): Promise<
         const cell = await measureCancel(ctx, method, n);
         (into.details.cancel[key] ??= {})[method] = cell;
         (into.cancelLatencyMs[key] ??= {})[method] = pct(cell.latency);
-        say(`  p50 ${cell.latency.p50} ms, p99 ${cell.latency.p99} ms (${cell.latency.n} samples${cell.errors ? `, ${cell.errors} errors: ${cell.firstError}` : ''})`);
+        say(
+          `  p50 ${cell.latency.p50} ms, p99 ${cell.latency.p99} ms (${cell.latency.n} samples${cell.errors ? `, ${cell.errors} errors: ${cell.firstError}` : ''})`,
+        );
       }
     }
   }
@@ -301,7 +317,9 @@ async function runPhases(ctx: Ctx, config: Config, into: Measurements): Promise<
           into.details.floorLifecycle[String(clients)] = r;
           into.floorLifecyclesPerSecond[String(clients)] = r.perSecond;
         }
-        say(`  ${r.perSecond}/s (${r.lifecycles} lifecycles, p50 ${r.lifecycleMs.p50} ms${r.errors ? `, ${r.errors} errors: ${r.firstError}` : ''}, left locked ${r.leftLocked})`);
+        say(
+          `  ${r.perSecond}/s (${r.lifecycles} lifecycles, p50 ${r.lifecycleMs.p50} ms${r.errors ? `, ${r.errors} errors: ${r.firstError}` : ''}, left locked ${r.leftLocked})`,
+        );
       }
     }
   }

@@ -138,7 +138,9 @@ async function start(runId: string, options: StackOptions, stack: Launcher): Pro
     const cli = provisioned.temporal.path;
     pids.temporal = childrenOf(temporalServer.server.process.pid)[0];
     // A CLI built from source by provisioning reports 0.0.0-DEV: name the version it was built from.
-    const reported = runSync(cli, ['--version']).output.trim().replace(/^temporal version /, '');
+    const reported = runSync(cli, ['--version'])
+      .output.trim()
+      .replace(/^temporal version /, '');
     temporalCli = provisioned.temporal.source === 'tools' ? `${TEMPORAL_CLI_VERSION} (built from source; reports ${reported})` : reported;
     temporalServerVersion = `dev server of temporal CLI ${temporalCli}, in-memory SQLite${tuned}`;
     say(`Temporal dev server on ${temporalServer.address} (headless, in memory${tuned})`);
@@ -152,7 +154,9 @@ async function start(runId: string, options: StackOptions, stack: Launcher): Pro
   if (mongoServer.server) {
     pids.mongo = childrenOf(mongoServer.server.process.pid)[0];
     if (provisioned.mongo.kind === 'java') mongoJavaServer = /mongo-java-server-core-([\d.]+)\.jar/.exec(provisioned.mongo.classpath)?.[1] ?? 'unknown';
-    mongoServerVersion = mongoJavaServer ? `mongo-java-server ${mongoJavaServer} (memory backend)` : `mongod ${provisioned.mongo.kind === 'mongod' ? provisioned.mongo.path : ''}`;
+    mongoServerVersion = mongoJavaServer
+      ? `mongo-java-server ${mongoJavaServer} (memory backend)`
+      : `mongod ${provisioned.mongo.kind === 'mongod' ? provisioned.mongo.path : ''}`;
     say(`MongoDB on ${mongoUri} (${mongoServer.description})`);
   } else {
     say('MongoDB: MONGODB_URI; nothing started');
@@ -267,7 +271,10 @@ async function terminateOpen(client: Client, taskQueues: string[]): Promise<void
     let n = 0;
     // Bounded: at most 20,000 workflows, each terminated once.
     for await (const wf of client.workflow.list({ query: `TaskQueue="${tq}" AND ExecutionStatus="Running"` })) {
-      await client.workflow.getHandle(wf.workflowId, wf.runId).terminate('benchmark stopped').catch(() => undefined);
+      await client.workflow
+        .getHandle(wf.workflowId, wf.runId)
+        .terminate('benchmark stopped')
+        .catch(() => undefined);
       if (++n >= 20000) break;
     }
     if (n > 0) say(`terminated ${n} open workflows of ${tq}`);

@@ -84,9 +84,7 @@ export class CartWatcher {
       const startedAt = performance.now();
       let docs: Array<Pick<CartDoc, '_id' | 'status' | 'items' | 'version'>>;
       try {
-        docs = await this.carts
-          .find({ _id: { $in: ids } }, { projection: { _id: 1, status: 1, version: 1, 'items.sku': 1 } })
-          .toArray();
+        docs = await this.carts.find({ _id: { $in: ids } }, { projection: { _id: 1, status: 1, version: 1, 'items.sku': 1 } }).toArray();
       } catch (err) {
         for (const id of ids) this.finish(id, undefined, err as Error);
         continue;

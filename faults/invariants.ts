@@ -148,7 +148,11 @@ export async function checkInvariants(stack: FaultStack, ledger: Ledger, q: Quie
     if (doc.status === 'Checkout') {
       const landedBefore = ops.filter((o) => o.kind === 'cancel' && o.outcome === 'applied' && holderStart !== undefined && holderStart < o.sentAt);
       if (landedBefore.length > 0) {
-        add('cancelLanded', [cartId], `${landedBefore.length} acknowledged cancel(s) (ops ${landedBefore.map((o) => `#${o.id} ${o.via}`).join(', ')}) but the checkout started before them still holds the cart`);
+        add(
+          'cancelLanded',
+          [cartId],
+          `${landedBefore.length} acknowledged cancel(s) (ops ${landedBefore.map((o) => `#${o.id} ${o.via}`).join(', ')}) but the checkout started before them still holds the cart`,
+        );
       }
     }
 
@@ -160,7 +164,11 @@ export async function checkInvariants(stack: FaultStack, ledger: Ledger, q: Quie
       const actual = (doc.items ?? []).filter((i) => i.sku === sku).reduce((n, i) => n + i.quantity, 0);
       const lines = (doc.items ?? []).filter((i) => i.sku === sku).length;
       if (!allowed.has(actual) || lines > 1) {
-        add('itemsOnce', [cartId], `${sku}: quantity ${actual}${lines > 1 ? ` in ${lines} lines` : ''}, the acknowledged changes allow ${[...allowed].join(' or ')} (ops ${skuOps.map((o) => `#${o.id} ${o.kind}${o.quantity ?? ''} ${o.outcome}${o.key ? ' keyed' : ''}`).join(', ')})`);
+        add(
+          'itemsOnce',
+          [cartId],
+          `${sku}: quantity ${actual}${lines > 1 ? ` in ${lines} lines` : ''}, the acknowledged changes allow ${[...allowed].join(' or ')} (ops ${skuOps.map((o) => `#${o.id} ${o.kind}${o.quantity ?? ''} ${o.outcome}${o.key ? ' keyed' : ''}`).join(', ')})`,
+        );
       }
     }
 
@@ -170,7 +178,8 @@ export async function checkInvariants(stack: FaultStack, ledger: Ledger, q: Quie
     if (orderIds.size > 1) add('closedStays', [cartId], `two different orders acknowledged: ${[...orderIds].join(', ')}`);
     if (ledger.seenClosed.has(cartId) || orders.length > 0) {
       if (doc.status !== 'Closed') add('closedStays', [cartId], `seen Closed (or an order acknowledged) but now ${doc.status}`);
-      else if (orders.length > 0 && !orderIds.has(doc.orderId)) add('closedStays', [cartId], `acknowledged order ${[...orderIds].join(', ')} but the cart holds order ${doc.orderId}`);
+      else if (orders.length > 0 && !orderIds.has(doc.orderId))
+        add('closedStays', [cartId], `acknowledged order ${[...orderIds].join(', ')} but the cart holds order ${doc.orderId}`);
     }
     if (doc.status === 'Closed') {
       const sessions: CheckoutSessionDoc[] = doc.archivedSessions ?? [];

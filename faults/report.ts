@@ -11,7 +11,15 @@ export interface RunReport {
   durationMs: number;
   command: string;
   scenarios: ScenarioResult[];
-  totals: { scenarios: number; operations: number; acknowledged: number; faults: number; violations: number; recoveryTargetMissed: number; scenarioErrors: number };
+  totals: {
+    scenarios: number;
+    operations: number;
+    acknowledged: number;
+    faults: number;
+    violations: number;
+    recoveryTargetMissed: number;
+    scenarioErrors: number;
+  };
   violationsByInvariant: Record<InvariantName, number>;
 }
 
@@ -48,7 +56,9 @@ export function buildReport(mode: 'quick' | 'full', seed: number, startedAt: num
 
 export function printReport(r: RunReport, out: (line: string) => void): void {
   out('');
-  out(`Fault suite (${r.mode}, seed ${r.seed}): ${r.totals.scenarios} scenarios, ${r.totals.operations} operations (${r.totals.acknowledged} acknowledged), ${r.totals.faults} faults injected, ${r.totals.violations} violations, ${(r.durationMs / 1000).toFixed(0)} s`);
+  out(
+    `Fault suite (${r.mode}, seed ${r.seed}): ${r.totals.scenarios} scenarios, ${r.totals.operations} operations (${r.totals.acknowledged} acknowledged), ${r.totals.faults} faults injected, ${r.totals.violations} violations, ${(r.durationMs / 1000).toFixed(0)} s`,
+  );
   out('');
   const rows = [['scenario', 'faults', 'ops', 'acked', 'answers seen', 'recovery s (target)', 'quiet s', 'violations']];
   for (const sc of r.scenarios) {
@@ -71,7 +81,9 @@ export function printReport(r: RunReport, out: (line: string) => void): void {
   }
   out(table(rows));
   out('');
-  out('recovery: seconds from a live worker (or the restarted server) until the interrupted work ran again; "!" = over the target, "-" = not within the deadline');
+  out(
+    'recovery: seconds from a live worker (or the restarted server) until the interrupted work ran again; "!" = over the target, "-" = not within the deadline',
+  );
   out('');
   const inv = [['invariant', 'violations', 'carts (first 5)']];
   for (const [k, text] of Object.entries(INVARIANTS) as Array<[InvariantName, string]>) {
@@ -84,7 +96,8 @@ export function printReport(r: RunReport, out: (line: string) => void): void {
   if (r.totals.violations > 0) {
     out('');
     out('violations (first 40; all in the JSON file):');
-    for (const sc of r.scenarios) for (const v of sc.violations.slice(0, 40)) out(`  ${sc.name}  ${INVARIANTS[v.invariant]}  [${v.cartIds.join(' ')}]  ${v.detail}`);
+    for (const sc of r.scenarios)
+      for (const v of sc.violations.slice(0, 40)) out(`  ${sc.name}  ${INVARIANTS[v.invariant]}  [${v.cartIds.join(' ')}]  ${v.detail}`);
   }
 }
 

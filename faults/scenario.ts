@@ -39,7 +39,15 @@ export interface ScenarioResult {
   quietAfterMs: number | undefined;
   violations: Violation[];
   /** The ledger entries of the carts named by violations (at most 30 carts): what was asked and answered. */
-  evidence: Record<string, Array<Pick<Op, 'id' | 'client' | 'kind' | 'via' | 'key' | 'sku' | 'quantity' | 'repeatOf' | 'outcome' | 'answers' | 'orderId'> & { sentAt: string; doneAt?: string }>>;
+  evidence: Record<
+    string,
+    Array<
+      Pick<Op, 'id' | 'client' | 'kind' | 'via' | 'key' | 'sku' | 'quantity' | 'repeatOf' | 'outcome' | 'answers' | 'orderId'> & {
+        sentAt: string;
+        doneAt?: string;
+      }
+    >
+  >;
   /** A scenario that could not run to its end (the stack failed under it): why. */
   error?: string;
 }
@@ -79,7 +87,9 @@ export class ScenarioRun {
     f.recoveredMs = doneAt === undefined ? undefined : Math.max(0, doneAt - liveAt);
     f.targetMs = targetMs;
     f.met = f.recoveredMs !== undefined && f.recoveredMs <= targetMs;
-    say(`  ${f.kind} ${f.target}${f.phase ? ` in ${f.phase}` : ''}: live again after ${(f.liveAfterMs / 1000).toFixed(1)}s, recovered ${f.recoveredMs === undefined ? 'NOT within the deadline' : `in ${(f.recoveredMs / 1000).toFixed(1)}s`}${f.met ? '' : ` (target ${targetMs / 1000}s missed)`}`);
+    say(
+      `  ${f.kind} ${f.target}${f.phase ? ` in ${f.phase}` : ''}: live again after ${(f.liveAfterMs / 1000).toFixed(1)}s, recovered ${f.recoveredMs === undefined ? 'NOT within the deadline' : `in ${(f.recoveredMs / 1000).toFixed(1)}s`}${f.met ? '' : ` (target ${targetMs / 1000}s missed)`}`,
+    );
   }
 
   private evidence(violations: Violation[]): ScenarioResult['evidence'] {
@@ -119,7 +129,9 @@ export class ScenarioRun {
       evidence: this.evidence(violations),
       ...(error ? { error: error instanceof Error ? error.message : String(error) } : {}),
     };
-    say(`${this.name}: ${result.ledger.operations} operations, ${this.faults.length} faults, ${violations.length} violations${violations.length ? `: ${[...new Set(violations.map((v) => v.invariant))].join(', ')}` : ''} (${(result.durationMs / 1000).toFixed(0)}s)`);
+    say(
+      `${this.name}: ${result.ledger.operations} operations, ${this.faults.length} faults, ${violations.length} violations${violations.length ? `: ${[...new Set(violations.map((v) => v.invariant))].join(', ')}` : ''} (${(result.durationMs / 1000).toFixed(0)}s)`,
+    );
     return result;
   }
 }
@@ -128,11 +140,15 @@ const STARTED = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STAT
 
 /** The worker running activity `type` of a workflow right now, once one has it (or undefined at the deadline). */
 export async function activityHolder(stack: FaultStack, handle: WorkflowHandle, type: string, timeoutMs: number): Promise<{ identity: string } | undefined> {
-  return waitFor(async () => {
-    const d = await handle.describe();
-    const p = (d.raw.pendingActivities ?? []).find((a) => a.activityType?.name === type && a.state === STARTED);
-    return p ? { identity: p.lastWorkerIdentity ?? '' } : undefined;
-  }, timeoutMs, 50);
+  return waitFor(
+    async () => {
+      const d = await handle.describe();
+      const p = (d.raw.pendingActivities ?? []).find((a) => a.activityType?.name === type && a.state === STARTED);
+      return p ? { identity: p.lastWorkerIdentity ?? '' } : undefined;
+    },
+    timeoutMs,
+    50,
+  );
 }
 
 /**
@@ -140,12 +156,16 @@ export async function activityHolder(stack: FaultStack, handle: WorkflowHandle, 
  * the moment the work has recovered, whatever the work itself then takes.
  */
 export async function resumed(handle: WorkflowHandle, type: string, done: () => Promise<boolean>, timeoutMs: number): Promise<number | undefined> {
-  return waitFor(async () => {
-    if (await done().catch(() => false)) return Date.now();
-    const d = await handle.describe();
-    const p = (d.raw.pendingActivities ?? []).find((a) => a.activityType?.name === type && a.state === STARTED && (a.attempt ?? 0) > 1);
-    return p ? Date.now() : undefined;
-  }, timeoutMs, 250);
+  return waitFor(
+    async () => {
+      if (await done().catch(() => false)) return Date.now();
+      const d = await handle.describe();
+      const p = (d.raw.pendingActivities ?? []).find((a) => a.activityType?.name === type && a.state === STARTED && (a.attempt ?? 0) > 1);
+      return p ? Date.now() : undefined;
+    },
+    timeoutMs,
+    250,
+  );
 }
 
 /** The worker that ran the workflow's last workflow task (it has the workflow in its sticky cache). */

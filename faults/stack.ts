@@ -39,7 +39,6 @@ export interface Tokens {
   admin: string;
 }
 
-
 /** SIGKILL to a managed process's group: its guard and the server under it, nothing else. */
 async function killGroup(proc: ManagedProcess): Promise<void> {
   try {
@@ -112,7 +111,11 @@ export class FaultStack {
   }
 
   async startTemporal(): Promise<void> {
-    const started = await this.launcher.startTemporal({ port: this.temporalPort, dbFile: path.join(this.dir, 'temporal.sqlite'), logFile: this.log('temporal') });
+    const started = await this.launcher.startTemporal({
+      port: this.temporalPort,
+      dbFile: path.join(this.dir, 'temporal.sqlite'),
+      logFile: this.log('temporal'),
+    });
     this.temporal = started.server;
   }
 
@@ -278,5 +281,7 @@ export class FaultStack {
 }
 
 export function announce(stack: FaultStack): void {
-  say(`stack: Temporal ${stack.temporalAddress} (SQLite ${path.join(stack.dir, 'temporal.sqlite')}), MongoDB ${stack.mongoUri} (H2 ${path.join(stack.dir, 'mongo')}), API ${stack.apiUrl}, ${stack.liveWorkers().length} worker processes; logs in ${path.join(stack.dir, 'logs')}`);
+  say(
+    `stack: Temporal ${stack.temporalAddress} (SQLite ${path.join(stack.dir, 'temporal.sqlite')}), MongoDB ${stack.mongoUri} (H2 ${path.join(stack.dir, 'mongo')}), API ${stack.apiUrl}, ${stack.liveWorkers().length} worker processes; logs in ${path.join(stack.dir, 'logs')}`,
+  );
 }

@@ -56,7 +56,7 @@ export class Traffic {
       } catch {
         // not JSON: kept as text, and an error answer without a code
       }
-      const code = res.status >= 400 ? errorCodeOf(parsed) ?? '(none)' : undefined;
+      const code = res.status >= 400 ? (errorCodeOf(parsed) ?? '(none)') : undefined;
       const retryAfter = Number(res.headers.get('retry-after'));
       return {
         answer: { at: Date.now(), status: res.status, ...(code ? { code } : {}) },

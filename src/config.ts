@@ -28,9 +28,7 @@ type Env = Record<string, string | undefined>;
 
 /** Temporal connection settings from envconfig (env vars and the optional TOML profile). */
 export function temporalSettings(env: Env = process.env): TemporalSettings {
-  const overrideEnvVars = Object.fromEntries(
-    Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'),
-  );
+  const overrideEnvVars = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'));
   const { connectionOptions, namespace } = loadClientConnectConfig({ overrideEnvVars });
   return {
     connectionOptions: { ...connectionOptions, address: connectionOptions.address ?? DEFAULTS.temporalAddress },
@@ -89,7 +87,10 @@ export function appSettings(env: Env = process.env): AppSettings {
 /** `token=role,token=role` with roles service and admin; tokens of at least 16 characters. */
 export function parseApiTokens(raw: string | undefined): Map<string, ApiRole> {
   const tokens = new Map<string, ApiRole>();
-  for (const entry of (raw ?? '').split(',').map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of (raw ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const eq = entry.lastIndexOf('=');
     const token = eq > 0 ? entry.slice(0, eq).trim() : '';
     const role = eq > 0 ? entry.slice(eq + 1).trim() : '';

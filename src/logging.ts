@@ -64,8 +64,10 @@ export interface AppLogger {
 export function appLogger(component: string, logLevel = 'info', write: Write = stdout): AppLogger {
   const order: Level[] = ['trace', 'debug', 'info', 'warn', 'error'];
   const min = order.indexOf(sdkLogLevel(logLevel).toLowerCase() as Level);
-  const at = (level: Level) => (msg: string, fields: LogMetadata = {}) => {
-    if (order.indexOf(level) >= min) write(formatLine(new Date(), level, msg, { component, ...fields }));
-  };
+  const at =
+    (level: Level) =>
+    (msg: string, fields: LogMetadata = {}) => {
+      if (order.indexOf(level) >= min) write(formatLine(new Date(), level, msg, { component, ...fields }));
+    };
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }

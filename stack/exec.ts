@@ -27,10 +27,7 @@ export function run(cmd: string, args: string[], options: SpawnOptions = {}): Pr
     child.on('error', reject);
     child.on('close', (code, signal) => {
       if (code === 0) resolve(output);
-      else
-        reject(
-          new Error(`${cmd} ${args.join(' ')} exited with ${signal ?? code}\n${output.split('\n').slice(-40).join('\n')}`),
-        );
+      else reject(new Error(`${cmd} ${args.join(' ')} exited with ${signal ?? code}\n${output.split('\n').slice(-40).join('\n')}`));
     });
   });
 }

@@ -50,20 +50,15 @@ export async function startMongoServer(options: MongoServerOptions): Promise<Mon
   let port = options.port;
   let description: string;
   if (spec.kind === 'java') {
-    const backend = options.dataDir
-      ? ['h2', path.join(options.dataDir, 'mongo.h2.mv'), options.durability ?? h2DurabilityFromEnv(process.env)]
-      : ['memory'];
+    const backend = options.dataDir ? ['h2', path.join(options.dataDir, 'mongo.h2.mv'), options.durability ?? h2DurabilityFromEnv(process.env)] : ['memory'];
     if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-    proc = startManaged(
-      'mongo-java-server',
-      spec.java,
-      ['-Xss1m', '-cp', spec.classpath, 'MongoLauncher', host, String(port), ...backend],
-      options.logFile,
-    );
-    const match = await proc.waitForLine((l) => l.match(/^LISTENING (.+):(\d+)$/), 60000).catch(async (err) => {
-      await proc.stop();
-      throw err;
-    });
+    proc = startManaged('mongo-java-server', spec.java, ['-Xss1m', '-cp', spec.classpath, 'MongoLauncher', host, String(port), ...backend], options.logFile);
+    const match = await proc
+      .waitForLine((l) => l.match(/^LISTENING (.+):(\d+)$/), 60000)
+      .catch(async (err) => {
+        await proc.stop();
+        throw err;
+      });
     port = Number(match[2]);
     description = `mongo-java-server (${backend[0] === 'h2' ? `H2 file ${backend[1]}, ${backend[2]}` : 'in memory'})`;
   } else {

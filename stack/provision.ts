@@ -19,10 +19,7 @@ export type TemporalCli =
   /** No Go here: the SDK downloads its own dev server when the stack starts (needs the internet). */
   | { kind: 'sdk-download' };
 
-export type MongoServerSpec =
-  | { kind: 'external'; uri: string }
-  | { kind: 'mongod'; path: string }
-  | { kind: 'java'; java: string; classpath: string };
+export type MongoServerSpec = { kind: 'external'; uri: string } | { kind: 'mongod'; path: string } | { kind: 'java'; java: string; classpath: string };
 
 /** An executable that starts Temporal's time-skipping test server; its one argument is the port. */
 export type TestServerSpec = { kind: 'executable'; path: string; source: 'TEMPORAL_TEST_SERVER_PATH' | 'tools' } | { kind: 'unavailable'; why: string };
@@ -146,15 +143,10 @@ export async function ensureMongoServer(env: Record<string, string | undefined>,
   mkdirSync(classesDir, { recursive: true });
   await withProgress(
     'MongoDB: fetching mongo-java-server from Maven Central',
-    () =>
-      run(mvn, ['-q', '-B', '-f', POM, 'dependency:copy-dependencies', `-DoutputDirectory=${libDir}`, '-DincludeScope=runtime']),
+    () => run(mvn, ['-q', '-B', '-f', POM, 'dependency:copy-dependencies', `-DoutputDirectory=${libDir}`, '-DincludeScope=runtime']),
     out,
   );
-  await withProgress(
-    'MongoDB: compiling the launcher',
-    () => run(javac, ['-d', classesDir, '-cp', path.join(libDir, '*'), LAUNCHER_SOURCE]),
-    out,
-  );
+  await withProgress('MongoDB: compiling the launcher', () => run(javac, ['-d', classesDir, '-cp', path.join(libDir, '*'), LAUNCHER_SOURCE]), out);
   writeFileSync(stampFile, `${fingerprint}\n`);
   return { kind: 'java', java, classpath: classpath() };
 }
@@ -193,7 +185,7 @@ export async function ensureTemporalTestServer(
   // The SDK starts the executable with the port as its only argument; TestServer's main takes just that.
   const wrapper = [
     '#!/bin/sh',
-    '# Written by b2b-checkout provisioning (stack/provision.ts): Temporal\'s time-skipping test server.',
+    "# Written by b2b-checkout provisioning (stack/provision.ts): Temporal's time-skipping test server.",
     // C1 only and the serial collector: the JVM listens sooner, which matters because the SDK waits 5 s at most.
     `exec "${java}" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp "${libDir}/*" io.temporal.testserver.TestServer "$@"`,
     '',
@@ -210,8 +202,7 @@ export async function ensureTemporalTestServer(
   mkdirSync(libDir, { recursive: true });
   await withProgress(
     `Temporal test server: fetching io.temporal:temporal-test-server:${TEMPORAL_TEST_SERVER_VERSION} with Maven`,
-    () =>
-      run(mvn, ['-q', '-B', '-f', TEST_SERVER_POM, 'dependency:copy-dependencies', `-DoutputDirectory=${libDir}`, '-DincludeScope=runtime']),
+    () => run(mvn, ['-q', '-B', '-f', TEST_SERVER_POM, 'dependency:copy-dependencies', `-DoutputDirectory=${libDir}`, '-DincludeScope=runtime']),
     out,
   );
   mkdirSync(path.dirname(TEST_SERVER_WRAPPER), { recursive: true });

@@ -56,12 +56,12 @@ async function main(): Promise<void> {
     const dbFile = path.join(DATA_DIR, 'temporal.sqlite');
     if (!settings.temporalAddress) {
       if (await isListening(host, Number(port))) {
-        throw new Error(
-          `port ${port} is already in use: is another "npm start" running? To use that server, set TEMPORAL_ADDRESS=${DEFAULTS.temporalAddress}`,
-        );
+        throw new Error(`port ${port} is already in use: is another "npm start" running? To use that server, set TEMPORAL_ADDRESS=${DEFAULTS.temporalAddress}`);
       }
       if (stack.provisioned?.temporal?.kind === 'binary') {
-        log(`starting the Temporal dev server on ${DEFAULTS.temporalAddress} (UI :${settings.temporalUiPort}, histories in ${path.relative(process.cwd(), dbFile)})`);
+        log(
+          `starting the Temporal dev server on ${DEFAULTS.temporalAddress} (UI :${settings.temporalUiPort}, histories in ${path.relative(process.cwd(), dbFile)})`,
+        );
       }
     }
     const { uiUrl } = await stack.startTemporal({

@@ -132,12 +132,10 @@ describe('cancelCartAsyncOperation', () => {
     const closed = await cart(cartId);
     expect(closed.status).toBe('Closed');
 
-    const err: unknown = await new MockActivityEnvironment()
-      .run(activities.cancelCartAsyncOperation, { cartId, sessionId, reason: 'REQUESTED' })
-      .then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+    const err: unknown = await new MockActivityEnvironment().run(activities.cancelCartAsyncOperation, { cartId, sessionId, reason: 'REQUESTED' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ApplicationFailure);
     const failure = err as ApplicationFailure;
     expect(failure.type).toBe('INVALID_OPERATION');

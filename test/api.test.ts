@@ -100,7 +100,15 @@ test('the whole story over HTTP: store, accounts, membership, cart, items, check
     res = await call(`/carts/${cartId}/items`, { method: 'POST', body: { sku: 'SKU-2', quantity: 1 } });
     expect(res.status).toBe(201);
     res = await call(`/carts/${cartId}/items/SKU-1`, { method: 'PATCH', body: { quantity: 5 } });
-    expect(res).toMatchObject({ status: 200, body: { items: [{ sku: 'SKU-1', quantity: 5 }, { sku: 'SKU-2', quantity: 1 }] } });
+    expect(res).toMatchObject({
+      status: 200,
+      body: {
+        items: [
+          { sku: 'SKU-1', quantity: 5 },
+          { sku: 'SKU-2', quantity: 1 },
+        ],
+      },
+    });
     res = await call(`/carts/${cartId}/items/SKU-2`, { method: 'DELETE' });
     expect(res).toMatchObject({ status: 200, body: { items: [{ sku: 'SKU-1', quantity: 5 }] } });
 
@@ -116,7 +124,10 @@ test('the whole story over HTTP: store, accounts, membership, cart, items, check
     // Add an item while in checkout: the checkout is cancelled first, the item lands.
     res = await call(`/carts/${cartId}/items`, { method: 'POST', body: { sku: 'SKU-3', quantity: 1 } });
     expect(res).toMatchObject({ status: 201, body: { status: 'Active', canceledCheckout: true } });
-    expect(res.body.items).toEqual([{ sku: 'SKU-1', quantity: 5, unitPrice: 12.5 }, { sku: 'SKU-3', quantity: 1 }]);
+    expect(res.body.items).toEqual([
+      { sku: 'SKU-1', quantity: 5, unitPrice: 12.5 },
+      { sku: 'SKU-3', quantity: 1 },
+    ]);
 
     // Cancel without waiting: 202, then the cart becomes Active.
     expect((await call(`/carts/${cartId}/checkouts`, { method: 'POST' })).status).toBe(202);
@@ -159,7 +170,10 @@ test('two concurrent checkout starts: one 202, the other gets the same checkout 
     expect((await call(`/carts/${cartId}/items`, { method: 'POST', body: { sku: 'SKU-1', quantity: 1 } })).status).toBe(201);
     const [a, b] = await Promise.all([call(`/carts/${cartId}/checkouts`, { method: 'POST' }), call(`/carts/${cartId}/checkouts`, { method: 'POST' })]);
     const statuses = [a.status, b.status].sort();
-    expect([[200, 202], [202, 409]]).toContainEqual(statuses);
+    expect([
+      [200, 202],
+      [202, 409],
+    ]).toContainEqual(statuses);
     if (statuses[0] === 200) expect(a.body.runId).toBe(b.body.runId);
     expect((await call(`/carts/${cartId}/checkouts/active`, { method: 'DELETE' })).status).toBe(200);
   });
@@ -238,7 +252,13 @@ test('malformed and hostile requests: each gets its status and code, and no coll
       ['body on checkout start', `/carts/${cartId}/checkouts`, { method: 'POST', body: { leaseMs: 1 } }, 400, 'INVALID_INPUT'],
       ['accountId smuggled into cart creation', `/webstores/${STORE}/carts`, { method: 'POST', body: { accountId: OTHER } }, 400, 'INVALID_INPUT'],
       ['account active as a string', `/accounts/${OUTSIDER}`, { method: 'PUT', token: ADMIN, body: { name: 'n', active: 'yes' } }, 400, 'INVALID_INPUT'],
-      ['operator object as account name', `/accounts/${OUTSIDER}`, { method: 'PUT', token: ADMIN, body: { name: { $ne: null }, active: true } }, 400, 'INVALID_INPUT'],
+      [
+        'operator object as account name',
+        `/accounts/${OUTSIDER}`,
+        { method: 'PUT', token: ADMIN, body: { name: { $ne: null }, active: true } },
+        400,
+        'INVALID_INPUT',
+      ],
       ['empty store name', `/webstores/${STORE}`, { method: 'PUT', token: ADMIN, body: { name: '' } }, 400, 'INVALID_INPUT'],
       ['unknown field on store', `/webstores/${STORE}`, { method: 'PUT', token: ADMIN, body: { name: 'n', owner: 'me' } }, 400, 'INVALID_INPUT'],
       // ids and query strings
@@ -260,7 +280,7 @@ test('malformed and hostile requests: each gets its status and code, and no coll
     ];
     expect(cases.length).toBeGreaterThanOrEqual(40);
     const answers = [];
-    for (const [what, path, c, , ] of cases) {
+    for (const [what, path, c, ,] of cases) {
       const res = await call(path, c);
       answers.push([what, res.status, Array.isArray(res.body) ? res.body[0]?.errorCode : res.body]);
     }

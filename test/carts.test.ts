@@ -129,9 +129,7 @@ describe('defect 1: item changes are exactly-once', () => {
   test('a malformed request id is INVALID_INPUT', async () => {
     const cartId = newCartId();
     await insertForeignCart(env.carts, cartId);
-    const err = await failureOf(
-      runIn(activityEnv(), activities().changeCartItems, { cartId, change: { op: 'remove', sku: 'SKU-1' }, requestId: 'has space' }),
-    );
+    const err = await failureOf(runIn(activityEnv(), activities().changeCartItems, { cartId, change: { op: 'remove', sku: 'SKU-1' }, requestId: 'has space' }));
     expect(err).toMatchObject({ type: 'INVALID_INPUT', nonRetryable: true });
   });
 });

@@ -170,12 +170,18 @@ test('the cancel signal sent by name with plain JSON, as a service in another la
     const r = spawnSync(
       cli,
       [
-        'workflow', 'signal',
-        '--address', env.temporal.connectionOptions.address,
-        '--namespace', env.temporal.namespace,
-        '--workflow-id', `checkout-${cartId2}`,
-        '--name', CANCEL_SIGNAL_NAME,
-        '--input', '{"reason":"ADMIN","requestedBy":"ops-cli"}',
+        'workflow',
+        'signal',
+        '--address',
+        env.temporal.connectionOptions.address,
+        '--namespace',
+        env.temporal.namespace,
+        '--workflow-id',
+        `checkout-${cartId2}`,
+        '--name',
+        CANCEL_SIGNAL_NAME,
+        '--input',
+        '{"reason":"ADMIN","requestedBy":"ops-cli"}',
       ],
       { encoding: 'utf8' },
     );
@@ -253,10 +259,7 @@ test('place order and cancel sent together, 50 times: Closed with INVALID_OPERAT
       const cartId = newCartId('race');
       await insertForeignCart(env.carts, cartId);
       await env.checkout.startCheckout(cartId);
-      const [order, cancel] = await Promise.allSettled([
-        env.checkout.placeOrder(cartId),
-        env.checkout.cancelCheckout(cartId, { reason: 'RACE' }),
-      ]);
+      const [order, cancel] = await Promise.allSettled([env.checkout.placeOrder(cartId), env.checkout.cancelCheckout(cartId, { reason: 'RACE' })]);
       const cart = await cartOf(cartId);
       if (cart.status === 'Closed') {
         outcomes.closed++;
@@ -362,10 +365,12 @@ test('a cart deleted under a running checkout: the step fails for good, the chec
     env.slowSteps(cartId, 200);
     await env.checkout.startCheckout(cartId);
     await env.carts.deleteOne({ _id: cartId });
-    const err = await handleOf(cartId).result().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const err = await handleOf(cartId)
+      .result()
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect(((err as WorkflowFailedError).cause as ApplicationFailure).type).toBe('NOT_FOUND');
     const history = await handleOf(cartId).fetchHistory();

@@ -142,7 +142,20 @@ test('--json: every result is one parseable JSON document, before or after the c
   const w = await env.newWorker();
   await w.worker.runUntil(async () => {
     const cartId = newCartId();
-    const created = await cliJson(['create-cart', '--webstore', 'store-1', '--account', 'acct-1', '--cart-id', cartId, '--item', 'A:1', 'B:2', '--item', 'A:2']);
+    const created = await cliJson([
+      'create-cart',
+      '--webstore',
+      'store-1',
+      '--account',
+      'acct-1',
+      '--cart-id',
+      cartId,
+      '--item',
+      'A:1',
+      'B:2',
+      '--item',
+      'A:2',
+    ]);
     expect(created.code).toBe(0);
     expect(created.doc).toMatchObject({
       cartId,
@@ -318,10 +331,22 @@ test('add-item --request-id: running the command again answers the same result a
     await insertForeignCart(env.carts, cartId);
     const args = ['add-item', cartId, 'SKU-7', '3', '--request-id', `ticket-${cartId}`];
     const first = await cliJson(args);
-    expect(first).toMatchObject({ code: 0, doc: { requestId: `ticket-${cartId}`, items: [{ sku: 'SKU-1', quantity: 2 }, { sku: 'SKU-7', quantity: 3 }] } });
+    expect(first).toMatchObject({
+      code: 0,
+      doc: {
+        requestId: `ticket-${cartId}`,
+        items: [
+          { sku: 'SKU-1', quantity: 2 },
+          { sku: 'SKU-7', quantity: 3 },
+        ],
+      },
+    });
     const again = await cliJson(args);
     expect(again).toEqual(first);
-    expect((await cartOf(cartId)).items).toEqual([{ sku: 'SKU-1', quantity: 2 }, { sku: 'SKU-7', quantity: 3 }]);
+    expect((await cartOf(cartId)).items).toEqual([
+      { sku: 'SKU-1', quantity: 2 },
+      { sku: 'SKU-7', quantity: 3 },
+    ]);
     // Without one, the command says which id it used, so an operator can repeat it safely.
     const human = await cli(['add-item', cartId, 'SKU-8', '1']);
     expect(human.stdout).toMatch(/request id \S+ \(repeat with --request-id \S+ to retry without adding twice\)/);
@@ -331,7 +356,10 @@ test('add-item --request-id: running the command again answers the same result a
 test('configuration and connection problems exit 1 with a clear code', async () => {
   const cartId = newCartId();
   await insertForeignCart(env.carts, cartId);
-  for (const args of [['status', cartId], ['create-cart', '--webstore', 's', '--account', 'a']]) {
+  for (const args of [
+    ['status', cartId],
+    ['create-cart', '--webstore', 's', '--account', 'a'],
+  ]) {
     const r = await cli(args, { env: { MONGODB_URI: undefined } });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^error INVALID_CONFIGURATION: MONGODB_URI is not set; /);
@@ -357,7 +385,10 @@ test('with no worker on the task queue, start gives up after --timeout-ms with T
     expect(r.stderr).toMatch(new RegExp(`^error TIMEOUT: no answer within 1500 ms; is a worker polling task queue ${idleQueue}\\?`));
     expect((await cartOf(cartId)).status).toBe('Active');
   } finally {
-    await env.client.workflow.getHandle(checkoutWorkflowId(cartId)).terminate('test cleanup').catch(() => undefined);
+    await env.client.workflow
+      .getHandle(checkoutWorkflowId(cartId))
+      .terminate('test cleanup')
+      .catch(() => undefined);
   }
 });
 

@@ -96,7 +96,10 @@ async function inParallel<T>(items: T[], inFlight: number, work: (item: T) => Pr
 
     const after = await connectMongo(server.uri, 'b2b_checkout_durability');
     try {
-      const found = await after.db.collection<{ _id: string }>('acks').find({}, { projection: { _id: 1 } }).toArray();
+      const found = await after.db
+        .collection<{ _id: string }>('acks')
+        .find({}, { projection: { _id: 1 } })
+        .toArray();
       expect(new Set(found.map((d) => d._id))).toEqual(new Set(acked.inserts));
       const carts = await cartsCollection(after.db).find({}).toArray();
       const byId = new Map(carts.map((c) => [c._id, c]));
@@ -123,79 +126,82 @@ async function inParallel<T>(items: T[], inFlight: number, work: (item: T) => Pr
   }
 });
 
-(canRunDevServer ? test : test.skip)('the Temporal dev server (SQLite file) keeps acknowledged signals and activity completions through a SIGKILL', async () => {
-  const cli = await ensureTemporalCli(process.env, quiet);
-  if (cli.kind !== 'binary') throw new Error('no Temporal CLI binary');
-  quietRuntime();
-  const dbFile = path.join(dir, 'temporal.sqlite');
-  const port = await freePort();
-  const start = () => startTemporalDevServer({ cliPath: cli.path, ip: '127.0.0.1', port, dbFile });
-  let server: DevServer | undefined = await start();
-  try {
-    const taskQueue = 'durability';
-    const ids = Array.from({ length: 8 }, () => newCartId('durable-wf'));
-    const notes = ['a', 'b', 'c'];
-    const tokens = new Map<string, Uint8Array>();
-    const activities: DurabilityActivities = {
-      async recordStep(id) {
-        // Completed later through the client: that call returning is the server's acknowledgement.
-        tokens.set(id, Context.current().info.taskToken);
-        throw new CompleteAsyncError();
-      },
-    };
-    const workflowBundle = await bundleWorkflowCode({
-      workflowsPath: require.resolve('./harness/durability-workflows'),
-      logger: { log: quiet, trace: quiet, debug: quiet, info: quiet, warn: quiet, error: (m: string) => console.error(m) },
-    });
-    const native = await NativeConnection.connect({ address: server.address });
-    let connection = await Connection.connect({ address: server.address });
-    let client = new Client({ connection });
+(canRunDevServer ? test : test.skip)(
+  'the Temporal dev server (SQLite file) keeps acknowledged signals and activity completions through a SIGKILL',
+  async () => {
+    const cli = await ensureTemporalCli(process.env, quiet);
+    if (cli.kind !== 'binary') throw new Error('no Temporal CLI binary');
+    quietRuntime();
+    const dbFile = path.join(dir, 'temporal.sqlite');
+    const port = await freePort();
+    const start = () => startTemporalDevServer({ cliPath: cli.path, ip: '127.0.0.1', port, dbFile });
+    let server: DevServer | undefined = await start();
     try {
-      const worker = await Worker.create({ connection: native, taskQueue, workflowBundle, activities });
-      await worker.runUntil(async () => {
-        await Promise.all(ids.map((id) => client.workflow.start('durabilityProbeWorkflow', { taskQueue, workflowId: id, args: [id] })));
-        const deadline = Date.now() + 60000;
-        while (tokens.size < ids.length) {
-          if (Date.now() > deadline) throw new Error(`only ${tokens.size} of ${ids.length} activities started`);
-          await new Promise((r) => setTimeout(r, 50));
-        }
+      const taskQueue = 'durability';
+      const ids = Array.from({ length: 8 }, () => newCartId('durable-wf'));
+      const notes = ['a', 'b', 'c'];
+      const tokens = new Map<string, Uint8Array>();
+      const activities: DurabilityActivities = {
+        async recordStep(id) {
+          // Completed later through the client: that call returning is the server's acknowledgement.
+          tokens.set(id, Context.current().info.taskToken);
+          throw new CompleteAsyncError();
+        },
+      };
+      const workflowBundle = await bundleWorkflowCode({
+        workflowsPath: require.resolve('./harness/durability-workflows'),
+        logger: { log: quiet, trace: quiet, debug: quiet, info: quiet, warn: quiet, error: (m: string) => console.error(m) },
       });
-      // The worker is gone: no workflow task is in flight, so the signals go straight into the histories.
-      await Promise.all(
-        ids.map(async (id) => {
-          await client.activity.complete(tokens.get(id)!, `done ${id}`);
-          for (const note of notes) await client.workflow.getHandle(id).signal('note', note);
-        }),
-      );
-    } finally {
-      await connection.close();
-      await native.close();
-    }
-
-    await crash(server.process);
-    server = await start();
-
-    connection = await Connection.connect({ address: server.address });
-    client = new Client({ connection });
-    try {
-      for (const id of ids) {
-        const history = await client.workflow.getHandle(id).fetchHistory();
-        const completions = history.events!.filter((e) => e.activityTaskCompletedEventAttributes);
-        expect(completions).toHaveLength(1);
-        const result = completions[0].activityTaskCompletedEventAttributes!.result!.payloads![0].data!;
-        expect(Buffer.from(result).toString()).toBe(JSON.stringify(`done ${id}`));
-        const signals = history.events!.flatMap((e) => (e.workflowExecutionSignaledEventAttributes ? [e.workflowExecutionSignaledEventAttributes] : []));
-        expect(signals.map((s) => [s.signalName, Buffer.from(s.input!.payloads![0].data!).toString()])).toEqual(
-          notes.map((n) => ['note', JSON.stringify(n)]),
+      const native = await NativeConnection.connect({ address: server.address });
+      let connection = await Connection.connect({ address: server.address });
+      let client = new Client({ connection });
+      try {
+        const worker = await Worker.create({ connection: native, taskQueue, workflowBundle, activities });
+        await worker.runUntil(async () => {
+          await Promise.all(ids.map((id) => client.workflow.start('durabilityProbeWorkflow', { taskQueue, workflowId: id, args: [id] })));
+          const deadline = Date.now() + 60000;
+          while (tokens.size < ids.length) {
+            if (Date.now() > deadline) throw new Error(`only ${tokens.size} of ${ids.length} activities started`);
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        });
+        // The worker is gone: no workflow task is in flight, so the signals go straight into the histories.
+        await Promise.all(
+          ids.map(async (id) => {
+            await client.activity.complete(tokens.get(id)!, `done ${id}`);
+            for (const note of notes) await client.workflow.getHandle(id).signal('note', note);
+          }),
         );
+      } finally {
+        await connection.close();
+        await native.close();
+      }
+
+      await crash(server.process);
+      server = await start();
+
+      connection = await Connection.connect({ address: server.address });
+      client = new Client({ connection });
+      try {
+        for (const id of ids) {
+          const history = await client.workflow.getHandle(id).fetchHistory();
+          const completions = history.events!.filter((e) => e.activityTaskCompletedEventAttributes);
+          expect(completions).toHaveLength(1);
+          const result = completions[0].activityTaskCompletedEventAttributes!.result!.payloads![0].data!;
+          expect(Buffer.from(result).toString()).toBe(JSON.stringify(`done ${id}`));
+          const signals = history.events!.flatMap((e) => (e.workflowExecutionSignaledEventAttributes ? [e.workflowExecutionSignaledEventAttributes] : []));
+          expect(signals.map((s) => [s.signalName, Buffer.from(s.input!.payloads![0].data!).toString()])).toEqual(
+            notes.map((n) => ['note', JSON.stringify(n)]),
+          );
+        }
+      } finally {
+        await connection.close();
       }
     } finally {
-      await connection.close();
+      await server?.stop();
     }
-  } finally {
-    await server?.stop();
-  }
-});
+  },
+);
 
 describe('write concern for a real MongoDB (durableWrites)', () => {
   test('majority where the URI names a replica set', () => {

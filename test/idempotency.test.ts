@@ -78,7 +78,10 @@ test('client: a change that cancelled a checkout, repeated, reports canceledChec
     const first = await env.checkout.addItem(cartId, 'SKU-2', 1, { requestId: 'during-checkout' });
     expect(first).toMatchObject({ status: 'Active', canceledCheckout: true });
     expect(await env.checkout.addItem(cartId, 'SKU-2', 1, { requestId: 'during-checkout' })).toEqual(first);
-    expect((await cartOf(cartId)).items).toEqual([{ sku: 'SKU-1', quantity: 2 }, { sku: 'SKU-2', quantity: 1 }]);
+    expect((await cartOf(cartId)).items).toEqual([
+      { sku: 'SKU-1', quantity: 2 },
+      { sku: 'SKU-2', quantity: 1 },
+    ]);
   });
 });
 
@@ -130,7 +133,11 @@ test('HTTP: the same Idempotency-Key and request answers the same, adds once; an
     const notFound = await call(api.base, missing, { ...add, key: `missing-${cartId}` });
     expect(notFound.status).toBe(404);
     const notFoundAgain = await call(api.base, missing, { ...add, key: `missing-${cartId}` });
-    expect({ status: notFoundAgain.status, body: notFoundAgain.body, replayed: replayed(notFoundAgain) }).toEqual({ status: 404, body: notFound.body, replayed: true });
+    expect({ status: notFoundAgain.status, body: notFoundAgain.body, replayed: replayed(notFoundAgain) }).toEqual({
+      status: 404,
+      body: notFound.body,
+      replayed: true,
+    });
   });
 });
 
@@ -216,12 +223,19 @@ test('a lost worker: item change, cancel and start answer 202 within the wait, t
       // The same request with the same key: the first attempt's result, which cancelled the checkout.
       // The old run's workflow task waits out the lost worker's sticky queue first, which may take longer
       // than the API's wait: until then each repeat answers 202 again, so repeat until it has the result.
-      const done = await eventually('the item change to finish with its first attempt', async () => {
-        const answer = await call(slow.base, `/carts/${changed}/items`, add);
-        return answer.status === 202 ? undefined : answer;
-      }, 60000);
+      const done = await eventually(
+        'the item change to finish with its first attempt',
+        async () => {
+          const answer = await call(slow.base, `/carts/${changed}/items`, add);
+          return answer.status === 202 ? undefined : answer;
+        },
+        60000,
+      );
       expect(done).toMatchObject({ status: 201, body: { status: 'Active', canceledCheckout: true, requestId: accepted.body.requestId } });
-      expect(done.body.items).toEqual([{ sku: 'SKU-1', quantity: 1 }, { sku: 'SKU-2', quantity: 1 }]);
+      expect(done.body.items).toEqual([
+        { sku: 'SKU-1', quantity: 1 },
+        { sku: 'SKU-2', quantity: 1 },
+      ]);
       expect(await env.checkout.checkoutResult(canceled)).toMatchObject({ outcome: 'CANCELED' });
       expect((await cartOf(canceled)).status).toBe('Active');
       // The checkout started without a worker locks the cart once one runs it; the key then answers it.
@@ -230,7 +244,10 @@ test('a lost worker: item change, cancel and start answer 202 within the wait, t
       expect(startAgain).toMatchObject({ body: { runId: start.body.runId, status: 'Checkout' } });
       expect((await call(slow.base, `/carts/${started}/checkouts/active`, { method: 'DELETE', account })).status).toBe(200);
     });
-    expect((await cartOf(changed)).items).toEqual([{ sku: 'SKU-1', quantity: 1 }, { sku: 'SKU-2', quantity: 1 }]);
+    expect((await cartOf(changed)).items).toEqual([
+      { sku: 'SKU-1', quantity: 1 },
+      { sku: 'SKU-2', quantity: 1 },
+    ]);
   } finally {
     await slow.close();
   }

@@ -25,7 +25,8 @@ import { scheduledActivities } from './harness/history';
 
 // Tests write their screenshots to an ignored folder; `npm run screenshots` refreshes the committed
 // ones in docs/screenshots/ on purpose.
-const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === '1' ? path.join(__dirname, '..', 'docs', 'screenshots') : path.join(__dirname, '..', '.data', 'screenshots');
+const SCREENSHOTS =
+  process.env.UPDATE_SCREENSHOTS === '1' ? path.join(__dirname, '..', 'docs', 'screenshots') : path.join(__dirname, '..', '.data', 'screenshots');
 const uiUrl = process.env.TEMPORAL_UI_URL?.replace(/\/+$/, '');
 const chromiumPath = findChromium();
 const inCi = process.env.CI === 'true' || process.env.CI === '1';
@@ -201,7 +202,10 @@ async function eventuallyListed(query: string, workflowId: string | undefined) {
     const cancel = compactRow(CANCEL_ACTIVITY_TYPE);
     await see(cancel, 'cancel checkout: reason REQUESTED, by svc-support');
     await page.getByText('Event Type', { exact: true }).scrollIntoViewIfNeeded();
-    await page.locator('table').last().evaluate((table) => table.scrollIntoView({ block: 'start' }));
+    await page
+      .locator('table')
+      .last()
+      .evaluate((table) => table.scrollIntoView({ block: 'start' }));
     await shot('ui-history-invalid-operation-events');
 
     // The failed activity's own page: its failure with type, message and details, not retried.
@@ -242,7 +246,11 @@ async function eventuallyListed(query: string, workflowId: string | undefined) {
       await eventually(`checkout of ${cartId} to be READY`, async () => ((await handle.query(getCheckoutStateQuery)).phase === 'READY' ? true : undefined));
 
       await page.goto(historyUrl(cartId, handle.firstExecutionRunId));
-      await page.getByRole('link', { name: 'User Metadata' }).or(page.getByRole('tab', { name: 'User Metadata' })).first().click();
+      await page
+        .getByRole('link', { name: 'User Metadata' })
+        .or(page.getByRole('tab', { name: 'User Metadata' }))
+        .first()
+        .click();
       await see(page.locator('main'), `lock cart ${cartId}`, `step Taxes for cart ${cartId}`, `lease: hold cart ${cartId} for 30 min`);
       // The summary and the current details are Markdown, each rendered in a frame of its own. The
       // current details come from the running workflow: a query its worker answers.

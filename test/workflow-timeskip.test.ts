@@ -7,7 +7,15 @@
  */
 import { WorkflowFailedError, WorkflowUpdateFailedError, WorkflowUpdateStage, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { BACKGROUND_STEPS, CANCEL_SIGNAL_NAME, checkoutWorkflowId, type CancelInput, type CheckoutInput, type CheckoutResult, type StepInput } from '../src/contract';
+import {
+  BACKGROUND_STEPS,
+  CANCEL_SIGNAL_NAME,
+  checkoutWorkflowId,
+  type CancelInput,
+  type CheckoutInput,
+  type CheckoutResult,
+  type StepInput,
+} from '../src/contract';
 import { cancelCheckoutSignal, getCheckoutStateQuery, placeOrderUpdate } from '../src/contract/messages';
 import { eventually, newCartId } from './harness/env';
 import { eventsWith, runsOf, signalsOf } from './harness/history';
@@ -89,9 +97,7 @@ describe('the lease', () => {
       expect(eventsWith(history, 'timerFiredEventAttributes')).toHaveLength(1);
     });
     expect(stepsOf(stubs)).toEqual([...BACKGROUND_STEPS]);
-    expect(stubs.inputsOf<CancelInput>('cancelCartAsyncOperation')).toEqual([
-      expect.objectContaining({ cartId, reason: 'EXPIRED', requestedBy: 'lease' }),
-    ]);
+    expect(stubs.inputsOf<CancelInput>('cancelCartAsyncOperation')).toEqual([expect.objectContaining({ cartId, reason: 'EXPIRED', requestedBy: 'lease' })]);
     expect(stubs.callsOf('placeOrder')).toHaveLength(0);
   });
 
@@ -327,9 +333,7 @@ describe('cancel signals', () => {
       expect(await handle.result()).toMatchObject({ outcome: 'CANCELED', cancel: { reason: 'ADD_TO_CART', requestedBy: 'buyer-1' } });
       expect(signalsOf(await handle.fetchHistory(), CANCEL_SIGNAL_NAME)).toHaveLength(3);
     });
-    expect(stubs.inputsOf<CancelInput>('cancelCartAsyncOperation')).toEqual([
-      expect.objectContaining({ reason: 'ADD_TO_CART', requestedBy: 'buyer-1' }),
-    ]);
+    expect(stubs.inputsOf<CancelInput>('cancelCartAsyncOperation')).toEqual([expect.objectContaining({ reason: 'ADD_TO_CART', requestedBy: 'buyer-1' })]);
   });
 
   test('with a malformed argument still cancel, with the default reason', async () => {

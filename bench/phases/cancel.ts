@@ -53,7 +53,8 @@ function cell(samples: Sample[], errors: string[], readings: Readings, rounds: n
   const resolutions = samples.filter((s) => s.resolution !== undefined).map((s) => s.resolution!);
   const cpu = readings.cpuShare();
   const timeline = summarizeTimelines(timelines);
-  const perOp = (p: number | undefined) => (p === undefined || !cpu || samples.length === 0 ? undefined : round(((p / 100) * cpu.seconds * 1000) / samples.length, 2));
+  const perOp = (p: number | undefined) =>
+    p === undefined || !cpu || samples.length === 0 ? undefined : round(((p / 100) * cpu.seconds * 1000) / samples.length, 2);
   return {
     latency: summarize(samples.map((s) => s.latency)),
     ...(replies.length ? { reply: summarize(replies) } : {}),
@@ -294,7 +295,12 @@ async function temporalFloor(ctx: Ctx, kind: 'temporalSignal' | 'temporalSignalP
     }
   } finally {
     await pool(handles, 20, (h) => h.signal(stopSignal).catch(() => undefined));
-    await pool(handles, 20, (h) => h.result().then(() => undefined, () => undefined));
+    await pool(handles, 20, (h) =>
+      h.result().then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
   }
   if (errors.length) say(`floor ${kind} at ${inFlight}: ${errors.length} errors, first: ${errors[0]}`);
   return cell(samples, errors, readings, rounds);

@@ -49,7 +49,10 @@ export async function measureLifecycles(ctx: Ctx, clients: number, seconds: numb
   const start: number[] = [];
   const cancel: number[] = [];
   const errors: string[] = [];
-  const stopTicker = ticker(`${kind === 'floor' ? 'floor lifecycles' : 'lifecycles'}, ${clients} clients`, () => `${total.length} done, ${errors.length} errors`);
+  const stopTicker = ticker(
+    `${kind === 'floor' ? 'floor lifecycles' : 'lifecycles'}, ${clients} clients`,
+    () => `${total.length} done, ${errors.length} errors`,
+  );
   const stopReadings = await readings.start();
   const t0 = performance.now();
   const end = t0 + seconds * 1000;
@@ -104,7 +107,8 @@ export async function measureLifecycles(ctx: Ctx, clients: number, seconds: numb
   abort.check();
   await waitQuiet(stack.checkout, kind === 'floor' ? stack.floorTaskQueue : stack.taskQueue, abort);
   const cpu = readings.cpuShare();
-  const perLifecycle = (p: number | undefined) => (p === undefined || total.length === 0 || !cpu ? undefined : round((p / 100) * cpu.seconds * 1000 / total.length, 1));
+  const perLifecycle = (p: number | undefined) =>
+    p === undefined || total.length === 0 || !cpu ? undefined : round(((p / 100) * cpu.seconds * 1000) / total.length, 1);
   return {
     clients,
     lifecycles: total.length,

@@ -104,7 +104,16 @@ export async function measureScale(ctx: Ctx, n: number): Promise<ScaleResult> {
   const cancelAllSeconds = (performance.now() - t0) / 1000;
   await stop();
   const cancelMs = summarize(latencies);
-  await pool(ids, 50, (id) => stack.checkout.checkoutResult(id, started.runIds.get(id)).then(() => undefined, () => undefined), abort);
+  await pool(
+    ids,
+    50,
+    (id) =>
+      stack.checkout.checkoutResult(id, started.runIds.get(id)).then(
+        () => undefined,
+        () => undefined,
+      ),
+    abort,
+  );
   await waitQuiet(stack.checkout, stack.taskQueue, abort, 300000);
   const startCpu = startReadings.cpuShare();
   const cancelCpu = cancelReadings.cpuShare();

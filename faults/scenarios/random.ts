@@ -34,7 +34,9 @@ export async function randomRun(stack: FaultStack, options: Options): Promise<Sc
     let started = 0;
     let finished = false;
     const faultCount = options.quick ? 2 : Math.max(6, Math.round(operations / 150));
-    const kinds: FaultKind[] = options.quick ? ['worker', 'mongo'] : Array.from({ length: faultCount }, (_, i) => (['worker', 'mongo', 'worker', 'temporal'] as const)[i % 4]);
+    const kinds: FaultKind[] = options.quick
+      ? ['worker', 'mongo']
+      : Array.from({ length: faultCount }, (_, i) => (['worker', 'mongo', 'worker', 'temporal'] as const)[i % 4]);
     // The moments (in operations started) at which faults hit, drawn from the seed.
     const moments = kinds.map((_, i) => Math.floor(((i + 0.2 + rng() * 0.6) / kinds.length) * operations * 0.9));
 
@@ -146,4 +148,3 @@ export async function randomRun(stack: FaultStack, options: Options): Promise<Sc
   }
   return run.finish(180000, error);
 }
-

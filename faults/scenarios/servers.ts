@@ -32,7 +32,12 @@ async function guarded(run: ScenarioRun, body: () => Promise<void>): Promise<Sce
 
 /** SIGKILL of the Temporal server while checkouts run their steps; restart on the same SQLite file. */
 export function temporalKill(stack: FaultStack, options: Options): Promise<ScenarioResult> {
-  const run = new ScenarioRun(stack, 'temporal-kill', 'SIGKILL of the Temporal dev server mid-checkout, restarted on the same database file after 5 s', options);
+  const run = new ScenarioRun(
+    stack,
+    'temporal-kill',
+    'SIGKILL of the Temporal dev server mid-checkout, restarted on the same database file after 5 s',
+    options,
+  );
   return guarded(run, async () => {
     await ensureWorkers(stack, 2);
     const carts: string[] = [];
@@ -40,7 +45,11 @@ export function temporalKill(stack: FaultStack, options: Options): Promise<Scena
     await Promise.all(
       carts.map((cartId) => run.traffic.libraryOp({ client: 'service', cartId, kind: 'start', via: 'client' }, () => stack.startCheckout(cartId, 1500))),
     );
-    const inSteps = await waitFor(async () => ((await stack.carts.countDocuments({ _id: { $in: carts }, 'checkout.isProcessing': true })) > 0 ? true : undefined), 30000, 50);
+    const inSteps = await waitFor(
+      async () => ((await stack.carts.countDocuments({ _id: { $in: carts }, 'checkout.isProcessing': true })) > 0 ? true : undefined),
+      30000,
+      50,
+    );
     if (!inSteps) throw new Error('no checkout was running a step');
     const killAt = await stack.killTemporal();
     const fault = run.fault('SIGKILL', 'temporal dev server', killAt, { phase: 'checkouts in their steps' });
@@ -49,14 +58,18 @@ export function temporalKill(stack: FaultStack, options: Options): Promise<Scena
     await sleep(5000);
     await stack.startTemporal();
     const liveAt = Date.now();
-    const doneAt = await waitFor(async () => {
-      for (const cartId of carts.slice(1)) {
-        const doc = await stack.carts.findOne({ _id: cartId });
-        if (doc?.status === 'Closed') continue;
-        if ((await phaseOf(run, cartId)) !== 'READY') return undefined;
-      }
-      return Date.now();
-    }, 180000, 250);
+    const doneAt = await waitFor(
+      async () => {
+        for (const cartId of carts.slice(1)) {
+          const doc = await stack.carts.findOne({ _id: cartId });
+          if (doc?.status === 'Closed') continue;
+          if ((await phaseOf(run, cartId)) !== 'READY') return undefined;
+        }
+        return Date.now();
+      },
+      180000,
+      250,
+    );
     run.recovered(fault, killAt, liveAt, doneAt);
     await Promise.all(during);
     for (const cartId of carts.slice(2)) await run.traffic.order('buyer', cartId, { retryForMs: 60000 });
@@ -65,7 +78,12 @@ export function temporalKill(stack: FaultStack, options: Options): Promise<Scena
 
 /** The MongoDB server stopped for `outageMs` with cancels, item changes and orders in flight. */
 export function mongoOutage(stack: FaultStack, options: Options, outageMs = 15000): Promise<ScenarioResult> {
-  const run = new ScenarioRun(stack, 'mongo-outage', `MongoDB stopped for ${outageMs / 1000} s with cancels, item changes and orders in flight, then restarted on its data`, options);
+  const run = new ScenarioRun(
+    stack,
+    'mongo-outage',
+    `MongoDB stopped for ${outageMs / 1000} s with cancels, item changes and orders in flight, then restarted on its data`,
+    options,
+  );
   return guarded(run, async () => {
     await ensureWorkers(stack, 2);
     const n = options.quick ? 4 : 8;
@@ -110,7 +128,12 @@ function answersBetween(run: ScenarioRun, from: number, to: number): Record<stri
  * same files: every write acknowledged before the kill must still be there.
  */
 export function stackKill(stack: FaultStack, options: Options): Promise<ScenarioResult> {
-  const run = new ScenarioRun(stack, 'stack-kill', 'every process of the stack (Temporal, MongoDB, worker, API) SIGKILLed at once under load, then started again on the same files', options);
+  const run = new ScenarioRun(
+    stack,
+    'stack-kill',
+    'every process of the stack (Temporal, MongoDB, worker, API) SIGKILLed at once under load, then started again on the same files',
+    options,
+  );
   return guarded(run, async () => {
     await ensureWorkers(stack, 1);
     const carts: string[] = [];

@@ -8,7 +8,17 @@ import { randomUUID } from 'node:crypto';
 import { BACKGROUND_STEPS, CHECKOUT_STATES, checkoutWorkflowId, type BackgroundStep } from '../../src/contract';
 import { getCheckoutStateQuery } from '../../src/contract/messages';
 import { say, waitFor } from '../log';
-import { ScenarioRun, activityHolder, ensureWorkers, resumed, victims, workflowTaskHolder, type FaultRecord, type Options, type ScenarioResult } from '../scenario';
+import {
+  ScenarioRun,
+  activityHolder,
+  ensureWorkers,
+  resumed,
+  victims,
+  workflowTaskHolder,
+  type FaultRecord,
+  type Options,
+  type ScenarioResult,
+} from '../scenario';
 import type { FaultStack, WorkerProc } from '../stack';
 
 export type Phase = 'locking' | BackgroundStep | 'READY' | 'after cancel signal' | 'place order' | 'item change';
@@ -46,7 +56,12 @@ export async function workerKill(stack: FaultStack, phase: Phase, mode: Mode, op
   return run.finish(120000, error);
 }
 
-async function kill(run: ScenarioRun, mode: Mode, identity: string | undefined, phase: Phase): Promise<{ killAt: number; fault: FaultRecord; restart: () => Promise<number> }> {
+async function kill(
+  run: ScenarioRun,
+  mode: Mode,
+  identity: string | undefined,
+  phase: Phase,
+): Promise<{ killAt: number; fault: FaultRecord; restart: () => Promise<number> }> {
   const targets: WorkerProc[] = victims(run.stack, mode, identity);
   const killAt = Date.now();
   await Promise.all(targets.map((w) => run.stack.killWorker(w)));
@@ -73,8 +88,7 @@ async function inPhase(run: ScenarioRun, phase: Phase, mode: Mode): Promise<void
   const cartId = await traffic.newCart();
   const handle = stack.client.workflow.getHandle(checkoutWorkflowId(cartId));
   const stepDelayMs = (BACKGROUND_STEPS as readonly string[]).includes(phase) || phase === 'locking' ? STEP_DELAY_MS : undefined;
-  const startCheckout = () =>
-    traffic.libraryOp({ client: 'service', cartId, kind: 'start', via: 'client' }, () => stack.startCheckout(cartId, stepDelayMs));
+  const startCheckout = () => traffic.libraryOp({ client: 'service', cartId, kind: 'start', via: 'client' }, () => stack.startCheckout(cartId, stepDelayMs));
 
   if (phase === 'locking' || phase === 'place order' || phase === 'item change') {
     // A short activity: MongoDB is frozen so that it is still in flight when its worker dies.
@@ -97,10 +111,13 @@ async function inPhase(run: ScenarioRun, phase: Phase, mode: Mode): Promise<void
     } else {
       const sku = `item-${randomUUID().slice(0, 8)}`;
       stack.freezeMongo();
-      pending = traffic.libraryOp({ client: 'service', cartId, kind: 'add', via: 'client', sku, quantity: 3 }, () => stack.checkout.addItem(cartId, sku, 3, { requestedBy: 'fault-suite' }));
+      pending = traffic.libraryOp({ client: 'service', cartId, kind: 'add', via: 'client', sku, quantity: 3 }, () =>
+        stack.checkout.addItem(cartId, sku, 3, { requestedBy: 'fault-suite' }),
+      );
       activity = 'changeCartItems';
       const id = await waitFor(async () => {
-        for await (const wf of stack.client.workflow.list({ query: `CartId="${cartId}" AND WorkflowType="cartItemsWorkflow" AND ExecutionStatus="Running"` })) return wf.workflowId;
+        for await (const wf of stack.client.workflow.list({ query: `CartId="${cartId}" AND WorkflowType="cartItemsWorkflow" AND ExecutionStatus="Running"` }))
+          return wf.workflowId;
         return undefined;
       }, 20000);
       if (!id) throw new Error('the item change workflow did not show up');
@@ -122,10 +139,14 @@ async function inPhase(run: ScenarioRun, phase: Phase, mode: Mode): Promise<void
   await startCheckout();
   if ((BACKGROUND_STEPS as readonly string[]).includes(phase)) {
     const step = phase as BackgroundStep;
-    const inStep = await waitFor(async () => {
-      const doc = await cartDoc(run, cartId);
-      return doc?.checkout?.nextState === step && doc.checkout.isProcessing ? true : undefined;
-    }, 60000, 50);
+    const inStep = await waitFor(
+      async () => {
+        const doc = await cartDoc(run, cartId);
+        return doc?.checkout?.nextState === step && doc.checkout.isProcessing ? true : undefined;
+      },
+      60000,
+      50,
+    );
     if (!inStep) throw new Error(`the checkout never ran step ${step}`);
     const holder = await activityHolder(stack, handle, 'runCheckoutStep', 10000);
     const k = await kill(run, mode, holder?.identity, phase);

@@ -42,7 +42,10 @@ export { BODY_LIMIT, HttpError };
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const waitMs = deps.waitMs ?? DEFAULTS.apiWaitMs;
   const app = createFastify();
-  const metrics = registerMetrics(app, { ...(deps.temporalMetricsUrl ? { temporalMetricsUrl: deps.temporalMetricsUrl } : {}), ...(deps.log ? { log: deps.log } : {}) });
+  const metrics = registerMetrics(app, {
+    ...(deps.temporalMetricsUrl ? { temporalMetricsUrl: deps.temporalMetricsUrl } : {}),
+    ...(deps.log ? { log: deps.log } : {}),
+  });
   registerErrorHandlers(app, deps.log);
   registerAuth(app, deps.tokens);
   registerIdempotency(app, {

@@ -53,7 +53,10 @@ function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-    return `{${entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+    return `{${entries
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value ?? null);
 }
@@ -105,11 +108,7 @@ export function registerIdempotency(app: FastifyInstance, options: IdempotencyOp
           req.idempotency = { id, hash: sha256(`${id}\n${fingerprint}`), claimId: claim.claimId, final: true };
           return;
         case 'done':
-          return reply
-            .code(claim.status)
-            .header('content-type', 'application/json; charset=utf-8')
-            .header('idempotent-replayed', 'true')
-            .send(claim.body);
+          return reply.code(claim.status).header('content-type', 'application/json; charset=utf-8').header('idempotent-replayed', 'true').send(claim.body);
         case 'mismatch':
           throw new CheckoutError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was already used for a different request.', {});
         case 'pending':

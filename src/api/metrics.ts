@@ -15,10 +15,7 @@ export interface Metrics {
 /** How long /metrics waits for the worker's endpoint before it says it is unavailable. */
 const WORKER_METRICS_TIMEOUT_MS = 2000;
 
-export function registerMetrics(
-  app: FastifyInstance,
-  options: { temporalMetricsUrl?: string; log?: (entry: Record<string, unknown>) => void },
-): Metrics {
+export function registerMetrics(app: FastifyInstance, options: { temporalMetricsUrl?: string; log?: (entry: Record<string, unknown>) => void }): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'b2b_api_' });
   const requests = new Counter({

@@ -18,7 +18,11 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
-export async function startApi(settings: AppSettings, mongoUri: string, options: { temporalMetricsUrl?: string; log?: (e: Record<string, unknown>) => void; taskQueue?: string } = {}): Promise<RunningApi> {
+export async function startApi(
+  settings: AppSettings,
+  mongoUri: string,
+  options: { temporalMetricsUrl?: string; log?: (e: Record<string, unknown>) => void; taskQueue?: string } = {},
+): Promise<RunningApi> {
   const log = options.log ?? jsonLog;
   const temporal = temporalSettings();
   const client = await connectClient(temporal);

@@ -56,7 +56,12 @@ export class Printer {
   /** The command's result: one JSON document with --json, else the human lines. */
   result(value: unknown, lines: () => string[]): void {
     if (this.json) this.io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-    else this.io.stdout.write(lines().map((l) => `${l}\n`).join(''));
+    else
+      this.io.stdout.write(
+        lines()
+          .map((l) => `${l}\n`)
+          .join(''),
+      );
   }
 
   /** A remark for humans (stderr), never part of the JSON document. */

@@ -39,15 +39,7 @@ export interface CommandSpec {
 
 export function helpText(examples: string[], env: EnvName[]): string {
   const width = Math.max(...env.map((e) => e.length));
-  return [
-    '',
-    'Examples:',
-    ...examples.map((e) => `  $ ${e}`),
-    '',
-    'Environment:',
-    ...env.map((e) => `  ${e.padEnd(width)}  ${ENVIRONMENT[e]}`),
-    '',
-  ].join('\n');
+  return ['', 'Examples:', ...examples.map((e) => `  $ ${e}`), '', 'Environment:', ...env.map((e) => `  ${e.padEnd(width)}  ${ENVIRONMENT[e]}`), ''].join('\n');
 }
 
 /**
@@ -59,7 +51,10 @@ export function addGlobalOptions(cmd: Command, hidden: boolean): Command {
   const timeout = new Option('--timeout-ms <n>', `give up waiting for the server after n ms (default: ${DEFAULT_TIMEOUT_MS})`);
   // Advanced: the task queue of the workers to use (tests run their own); not shown in help.
   const taskQueue = new Option('--task-queue <name>', `task queue of the b2b-checkout workers (default: ${TASK_QUEUE})`).hideHelp();
-  return cmd.addOption(hidden ? json.hideHelp() : json).addOption(hidden ? timeout.hideHelp() : timeout).addOption(taskQueue);
+  return cmd
+    .addOption(hidden ? json.hideHelp() : json)
+    .addOption(hidden ? timeout.hideHelp() : timeout)
+    .addOption(taskQueue);
 }
 
 /** A subcommand of the program with its help and the (hidden) global options. */

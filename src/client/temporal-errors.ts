@@ -46,9 +46,13 @@ export function transientTemporalError(err: unknown): CheckoutError | undefined 
   const down = unavailableDependency(err);
   if (down?.what !== 'Temporal') return undefined;
   if (down.why === 'rate-limited') {
-    return new CheckoutError('RATE_LIMITED', "Too many requests on this cart's checkout right now (Temporal's limit of concurrent or total updates); retry shortly.", {
-      retryable: true,
-    });
+    return new CheckoutError(
+      'RATE_LIMITED',
+      "Too many requests on this cart's checkout right now (Temporal's limit of concurrent or total updates); retry shortly.",
+      {
+        retryable: true,
+      },
+    );
   }
   if (down.why === 'unreachable') return new CheckoutError('UNAVAILABLE', 'Temporal is unreachable right now; retry shortly.', { retryable: true });
   return undefined;

@@ -3,13 +3,7 @@
  * only `@temporalio/workflow`'s definition helpers, which are safe outside the sandbox too.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import {
-  CANCEL_SIGNAL_NAME,
-  CANCEL_UPDATE_NAME,
-  CHECKOUT_STATE_QUERY_NAME,
-  PLACE_ORDER_UPDATE_NAME,
-  WAIT_FOR_LOCK_UPDATE_NAME,
-} from './names';
+import { CANCEL_SIGNAL_NAME, CANCEL_UPDATE_NAME, CHECKOUT_STATE_QUERY_NAME, PLACE_ORDER_UPDATE_NAME, WAIT_FOR_LOCK_UPDATE_NAME } from './names';
 import type { CancelCheckoutRequest, CancelOutcome, CheckoutView, PlaceOrderRequest, PlaceOrderResult } from './types';
 
 /** Fire-and-forget cancel, as any service (or add-to-cart) sends it: `{ reason, requestedBy? }`. */

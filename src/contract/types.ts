@@ -101,9 +101,7 @@ export interface CartItem {
 }
 
 export type ItemChange =
-  | { op: 'add'; sku: string; quantity: number; unitPrice?: number }
-  | { op: 'set'; sku: string; quantity: number }
-  | { op: 'remove'; sku: string };
+  { op: 'add'; sku: string; quantity: number; unitPrice?: number } | { op: 'set'; sku: string; quantity: number } | { op: 'remove'; sku: string };
 
 export interface CartItemsRequest {
   cartId: string;

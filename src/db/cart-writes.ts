@@ -13,8 +13,7 @@ import { RECENT_SESSIONS_KEPT, archivedCount, type CartDoc, type CheckoutSession
  * upserted into checkout_sessions after the cart write, again on a retry.
  */
 export type Decision<R> =
-  | { write: UpdateFilter<CartDoc>; archives?: CheckoutSessionDoc[]; result: (written: CartDoc) => R }
-  | { result: R; archives?: CheckoutSessionDoc[] };
+  { write: UpdateFilter<CartDoc>; archives?: CheckoutSessionDoc[]; result: (written: CartDoc) => R } | { result: R; archives?: CheckoutSessionDoc[] };
 
 /**
  * The write's condition: exactly the cart we read. The version alone is not enough: another service
@@ -46,11 +45,7 @@ export function droppedBy(doc: CartDoc, pushed: number): CheckoutSessionDoc[] {
 }
 
 /** The session as archived: no longer processing, its background operation in its final status. */
-export function archived(
-  session: CheckoutSessionDoc,
-  operationStatus: BackgroundOperationStatus,
-  extra: Partial<CheckoutSessionDoc>,
-): CheckoutSessionDoc {
+export function archived(session: CheckoutSessionDoc, operationStatus: BackgroundOperationStatus, extra: Partial<CheckoutSessionDoc>): CheckoutSessionDoc {
   return {
     ...session,
     ...extra,

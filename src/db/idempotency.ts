@@ -25,11 +25,7 @@ export interface IdempotencyDoc {
   completedAt?: Date;
 }
 
-export type Claim =
-  | { kind: 'claimed'; claimId: string }
-  | { kind: 'done'; status: number; body: string }
-  | { kind: 'pending' }
-  | { kind: 'mismatch' };
+export type Claim = { kind: 'claimed'; claimId: string } | { kind: 'done'; status: number; body: string } | { kind: 'pending' } | { kind: 'mismatch' };
 
 const DUPLICATE_KEY = 11000;
 const INDEX_OPTIONS_CONFLICT = [85, 86];

@@ -35,7 +35,11 @@ test.each([
 });
 
 test('business errors keep their status and get no Retry-After; anything unknown is 500', () => {
-  expect(describeError(new CheckoutError('IDEMPOTENCY_KEY_REUSED', 'reused', {}))).toEqual({ status: 422, errorCode: 'IDEMPOTENCY_KEY_REUSED', message: 'reused' });
+  expect(describeError(new CheckoutError('IDEMPOTENCY_KEY_REUSED', 'reused', {}))).toEqual({
+    status: 422,
+    errorCode: 'IDEMPOTENCY_KEY_REUSED',
+    message: 'reused',
+  });
   expect(describeError(new CheckoutError('INVALID_OPERATION', 'closed', {}))).toEqual({ status: 403, errorCode: 'INVALID_OPERATION', message: 'closed' });
   expect(describeError(new Error('boom'))).toMatchObject({ status: 500, errorCode: 'INTERNAL_ERROR' });
   expect(describeError(grpcError(3, 'invalid argument'))).toMatchObject({ status: 500 });

@@ -110,6 +110,11 @@ test('item change: a repeated request id answers duplicate, a locked cart answer
   expect(decideItemChange(seen, change, 'r1')).toEqual({ result: { locked: false, duplicate: true, doc: seen } });
   expect(decideItemChange(locked, change, 'r2')).toEqual({ result: { locked: true, duplicate: false, doc: locked } });
   const write = writeOf(decideItemChange(active, change, 'r2'));
-  expect(write.$set).toEqual({ items: [{ sku: 'SKU-1', quantity: 2 }, { sku: 'SKU-2', quantity: 1 }] });
+  expect(write.$set).toEqual({
+    items: [
+      { sku: 'SKU-1', quantity: 2 },
+      { sku: 'SKU-2', quantity: 1 },
+    ],
+  });
   expect(write.$push).toMatchObject({ appliedChanges: { $each: [{ requestId: 'r2' }], $slice: -100 } });
 });

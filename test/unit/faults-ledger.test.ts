@@ -4,7 +4,19 @@ import { allowedQuantities, type Op } from '../../faults/ledger';
 let seq = 0;
 function op(kind: Op['kind'], outcome: Op['outcome'], quantity?: number, key?: string): Op {
   seq++;
-  return { id: seq, client: 'c0', cartId: 'cart-1', kind, via: 'http', sku: 'SKU-1', sentAt: seq, answers: [], outcome, ...(quantity !== undefined ? { quantity } : {}), ...(key ? { key } : {}) };
+  return {
+    id: seq,
+    client: 'c0',
+    cartId: 'cart-1',
+    kind,
+    via: 'http',
+    sku: 'SKU-1',
+    sentAt: seq,
+    answers: [],
+    outcome,
+    ...(quantity !== undefined ? { quantity } : {}),
+    ...(key ? { key } : {}),
+  };
 }
 const allowed = (...ops: Op[]) => [...allowedQuantities(ops)].sort((a, b) => a - b);
 

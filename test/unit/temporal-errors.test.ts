@@ -15,7 +15,13 @@ function grpcError(code: number, details: string): Error {
 }
 
 test.each([
-  ['RESOURCE_EXHAUSTED', new ServiceError('limit', { cause: grpcError(8, 'resource exhausted') }), { what: 'Temporal', why: 'rate-limited' }, 'RATE_LIMITED', false],
+  [
+    'RESOURCE_EXHAUSTED',
+    new ServiceError('limit', { cause: grpcError(8, 'resource exhausted') }),
+    { what: 'Temporal', why: 'rate-limited' },
+    'RATE_LIMITED',
+    false,
+  ],
   ['UNAVAILABLE', new ServiceError('down', { cause: grpcError(14, 'connection refused') }), { what: 'Temporal', why: 'unreachable' }, 'UNAVAILABLE', false],
   ['DEADLINE_EXCEEDED', new ServiceError('slow', { cause: grpcError(4, 'deadline exceeded') }), { what: 'Temporal', why: 'no-answer' }, undefined, true],
   ['an Update poll that timed out', new WorkflowUpdateRPCTimeoutOrCancelledError('timeout'), { what: 'Temporal', why: 'no-answer' }, undefined, true],
@@ -33,7 +39,12 @@ test('an error that only carries a numeric code (a MongoDB server error, say) is
 });
 
 test('a business failure anywhere in the chain is its CheckoutError', () => {
-  const failure = ApplicationFailure.create({ type: 'INVALID_OPERATION', message: 'closed', nonRetryable: true, details: [{ errorCode: 'INVALID_OPERATION', httpStatus: 403, cartId: 'c1' }] });
+  const failure = ApplicationFailure.create({
+    type: 'INVALID_OPERATION',
+    message: 'closed',
+    nonRetryable: true,
+    details: [{ errorCode: 'INVALID_OPERATION', httpStatus: 403, cartId: 'c1' }],
+  });
   const err = asCheckoutError(new ServiceError('update failed', { cause: failure }));
   expect(err).toBeInstanceOf(CheckoutError);
   expect(err).toMatchObject({ errorCode: 'INVALID_OPERATION', message: 'closed', details: { cartId: 'c1' } });

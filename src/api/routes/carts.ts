@@ -21,13 +21,15 @@ export function cartRoutes(app: FastifyInstance, ctx: RouteContext): void {
     { schema: { params: params('webstoreId'), headers: buyerHeaders, body: EMPTY_BODY } },
     async (req, reply) => {
       // With an Idempotency-Key the cart id comes from it: a retry whose first answer was lost finds that cart.
-      const cart = await ctx.carts.createCartFor({ webstoreId: req.params.webstoreId, accountId: effectiveAccountId(req), cartId: uuidOf(req) ?? randomUUID() });
+      const cart = await ctx.carts.createCartFor({
+        webstoreId: req.params.webstoreId,
+        accountId: effectiveAccountId(req),
+        cartId: uuidOf(req) ?? randomUUID(),
+      });
       return reply.status(201).send(publicCart(cart));
     },
   );
-  app.get<{ Params: { cartId: string } }>(
-    '/carts/:cartId',
-    { schema: { params: params('cartId'), headers: buyerHeaders } },
-    async (req) => publicCart(await buyerCart(ctx, req)),
+  app.get<{ Params: { cartId: string } }>('/carts/:cartId', { schema: { params: params('cartId'), headers: buyerHeaders } }, async (req) =>
+    publicCart(await buyerCart(ctx, req)),
   );
 }
