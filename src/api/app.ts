@@ -81,7 +81,7 @@ function createFastify(): FastifyInstance {
   const app = Fastify({
     bodyLimit: BODY_LIMIT,
     // Long ids reach the schema (400 INVALID_INPUT) instead of the router's bare 414.
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
     logger: false,
     // Unknown fields are an error, not silently dropped; "1" is not a number.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
