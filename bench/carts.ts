@@ -8,7 +8,7 @@ import { getCheckoutStateQuery } from '../src/contract/messages';
 import { ticker, type AbortFlag } from './log';
 import { ACCOUNT, STORE } from './stack';
 
-/** A cart document as another service writes it (DOMAIN.md), tagged with the phase that made it. */
+/** A cart document as another service writes it, tagged with the phase that made it. */
 export type BenchCart = CartDoc & { benchBatch: string };
 
 /**

@@ -1,7 +1,7 @@
 /**
  * The cart service: what the entry points need besides the checkout's workflow operations (those
  * are CheckoutClient's). Creating a cart (idempotent under its id), reading one, the requirement
- * checks of DOMAIN.md on the effective account, and the directory the admin routes keep. It talks to
+ * checks of the platform on the effective account, and the directory the admin routes keep. It talks to
  * the store only (src/db), never to Temporal.
  */
 import type { Collection, Db } from 'mongodb';
@@ -74,7 +74,7 @@ export class CartService {
   }
 
   /**
-   * The cart, when the effective account may act on it: the requirement checks of DOMAIN.md in their
+   * The cart, when the effective account may act on it: the platform's requirement checks in their
    * order (valid account, the cart exists, the account owns it, it is a member of the cart's store).
    */
   async ownedCart(cartId: string, accountId: string): Promise<CartView> {

@@ -2,7 +2,7 @@
  * The HTTP API for services and storefronts, assembled: the Fastify instance, then its hooks
  * (metrics, errors, bearer tokens, Idempotency-Keys) and the routes by resource (./routes). Every
  * route goes through CheckoutClient (workflow operations) and the cart service (carts, the
- * directory and its requirement checks). Errors are `[{ errorCode, message }]` with the statuses of DOMAIN.md.
+ * directory and its requirement checks). Errors are `[{ errorCode, message }]` with the statuses of the contract (src/contract/errors.ts).
  */
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Client } from '@temporalio/client';

@@ -1,7 +1,7 @@
 /**
  * The client library for services: start a checkout, cancel it (signal, or wait for the outcome),
  * place the order, change items, read cart and checkout state. Results are plain typed objects;
- * failures are CheckoutErrors carrying the codes of DOMAIN.md. Each operation lives in its own
+ * failures are CheckoutErrors carrying the codes of the contract. Each operation lives in its own
  * module beside this one; cart reads and creation are the cart service's (src/carts.ts).
  */
 import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';

@@ -87,7 +87,7 @@ export function newCartId(prefix = 'cart'): string {
   return `${prefix}-${randomUUID()}`;
 }
 
-/** Inserts a cart the way another service would: just the fields DOMAIN.md names. */
+/** Inserts a cart the way another service would: just the fields the platform's cart has. */
 export async function insertForeignCart(carts: Collection<CartDoc>, cartId: string, items = [{ sku: 'SKU-1', quantity: 2 }]) {
   await carts.insertOne({ _id: cartId, status: 'Active', webstoreId: 'store-1', accountId: 'acct-1', items, version: 0 });
 }

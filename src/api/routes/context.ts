@@ -16,7 +16,7 @@ export interface RouteContext {
 
 export type CartRequest = FastifyRequest<{ Params: { cartId: string } }>;
 
-/** The cart of a buyer route, after the requirement checks of DOMAIN.md; nothing has been written when one fails. */
+/** The cart of a buyer route, after the platform's requirement checks (src/carts.ts); nothing has been written when one fails. */
 export function buyerCart(ctx: RouteContext, req: CartRequest): Promise<CartView> {
   return ctx.carts.ownedCart(req.params.cartId, effectiveAccountId(req));
 }
