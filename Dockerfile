@@ -1,5 +1,7 @@
 # b2b-checkout image: one image, two processes.
 #   default CMD        -> the Temporal worker   (node dist/src/worker.js)
+#   node dist/src/api/server.js                 -> the HTTP API
+#   node dist/src/healthcheck.js worker|api     -> the containers' health checks (docker-compose.yml)
 #
 # Debian (glibc) based on purpose: the Temporal SDK's native core-bridge ships glibc builds only,
 # so Alpine/musl images do not work.
@@ -19,6 +21,9 @@ RUN npm ci --no-audit --no-fund
 COPY . .
 # tsconfig.build.json: the product only; no dist/bench, dist/faults, dist/stack, dist/test.
 RUN npm run build:product
+# The workflow bundle, made once here instead of by webpack at every worker start; the worker loads it
+# from WORKFLOW_BUNDLE_PATH (set below). It is this build's workflows/: rebuilt with the image.
+RUN node dist/src/workflow-bundle.js dist/workflow-bundle.js
 
 # ---- runtime: production dependencies and the compiled output only ----
 FROM ${NODE_IMAGE} AS runtime
@@ -35,9 +40,9 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
-# The worker bundles dist/workflows at start-up, so the whole dist tree (with source maps) is needed;
-# it holds the product only.
+# The compiled product (src/, workflows/, activities/) and the prebuilt workflow bundle.
 COPY --from=build /app/dist ./dist
+ENV WORKFLOW_BUNDLE_PATH=/app/dist/workflow-bundle.js
 
 USER node
 CMD ["node", "dist/src/worker.js"]

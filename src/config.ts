@@ -5,6 +5,7 @@
  */
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
+import { LOG_LEVELS } from './logging';
 
 export const DEFAULTS = {
   temporalAddress: '127.0.0.1:7233',
@@ -17,6 +18,7 @@ export const DEFAULTS = {
   apiWaitMs: 10_000,
   apiMongoTimeoutMs: 3_000,
   idempotencyTtlS: 24 * 60 * 60,
+  workerShutdownGraceS: 30,
 } as const;
 
 export interface TemporalSettings {
@@ -60,6 +62,15 @@ export interface AppSettings {
   // Worker observability (docs/observability.md).
   /** WORKER_METRICS_ADDRESS: host:port of the worker's Prometheus endpoint (/metrics); unset = no metrics. */
   workerMetricsAddress: string | undefined;
+
+  // Worker process (docs/docker.md).
+  /**
+   * WORKER_SHUTDOWN_GRACE_S: after SIGTERM, how long running activities may go on before the SDK
+   * cancels them. Compose's `stop_grace_period` on the worker must be longer, or Docker kills it first.
+   */
+  workerShutdownGraceS: number;
+  /** WORKFLOW_BUNDLE_PATH: a workflow bundle made at build time (the image's); unset = bundle workflows/ at start. */
+  workflowBundlePath: string | undefined;
 }
 
 export type ApiRole = 'service' | 'admin';
@@ -73,7 +84,7 @@ export function appSettings(env: Env = process.env): AppSettings {
     apiPort: port(env, 'API_PORT', DEFAULTS.apiPort),
     apiHost: nonEmpty(env.API_HOST) ?? '127.0.0.1',
     checkoutLeaseMs: positiveInt(env, 'CHECKOUT_LEASE_MS', DEFAULTS.checkoutLeaseMs),
-    logLevel: nonEmpty(env.LOG_LEVEL) ?? 'info',
+    logLevel: logLevel(env),
     apiTokens: parseApiTokens(env.API_TOKENS),
     apiWaitMs: positiveInt(env, 'API_WAIT_MS', DEFAULTS.apiWaitMs),
     apiMongoTimeoutMs: positiveInt(env, 'API_MONGO_TIMEOUT_MS', DEFAULTS.apiMongoTimeoutMs),
@@ -81,6 +92,10 @@ export function appSettings(env: Env = process.env): AppSettings {
 
     // Worker observability (docs/observability.md).
     workerMetricsAddress: nonEmpty(env.WORKER_METRICS_ADDRESS),
+
+    // Worker process (docs/docker.md).
+    workerShutdownGraceS: positiveInt(env, 'WORKER_SHUTDOWN_GRACE_S', DEFAULTS.workerShutdownGraceS),
+    workflowBundlePath: nonEmpty(env.WORKFLOW_BUNDLE_PATH),
   };
 }
 
@@ -109,6 +124,14 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();
 }
 
+function logLevel(env: Env): string {
+  const level = nonEmpty(env.LOG_LEVEL) ?? 'info';
+  if (!Object.hasOwn(LOG_LEVELS, level.toLowerCase())) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${Object.keys(LOG_LEVELS).join(', ')}, got "${level}"`);
+  }
+  return level;
+}
+
 function positiveInt(env: Env, name: string, fallback: number): number {
   const raw = nonEmpty(env[name]);
   if (raw === undefined) return fallback;
@@ -127,4 +150,12 @@ function port(env: Env, name: string, fallback: number): number {
 
 export class ConfigError extends Error {
   readonly errorCode = 'INVALID_CONFIGURATION';
+}
+
+/**
+ * What an entry point prints when a setting is bad: one line naming the setting and the code, no
+ * stack (the stack points into this file and says nothing the message does not).
+ */
+export function configErrorLine(component: string, err: ConfigError): string {
+  return `${component}: ${err.message} (${err.errorCode})`;
 }

@@ -6,7 +6,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities, type StepHook } from '../activities';
-import { appSettings, temporalSettings, type TemporalSettings } from './config';
+import { ConfigError, appSettings, configErrorLine, temporalSettings, type TemporalSettings } from './config';
 import { TASK_QUEUE } from './contract';
 import { PAYLOAD_CONVERTER_PATH, dataConverter } from './data-converter';
 import { cartsCollection, ensureCartIndexes, connectMongo, type MongoConnection } from './db';
@@ -18,8 +18,16 @@ export interface CheckoutWorkerOptions {
   mongoUri: string;
   mongoDb: string;
   taskQueue?: string;
-  /** A bundle made once (tests); otherwise the worker bundles workflows/ itself. */
-  workflowBundle?: WorkflowBundle;
+  /**
+   * A bundle made once (tests), or the path of one made at build time (the image's, WORKFLOW_BUNDLE_PATH);
+   * otherwise the worker bundles workflows/ itself.
+   */
+  workflowBundle?: WorkflowBundle | { codePath: string };
+  /**
+   * After shutdown is requested (SIGTERM), how long running activities may go on before the SDK cancels
+   * them; the SDK's default is 0: cancelled at once. Seconds.
+   */
+  shutdownGraceS?: number;
   log?: (line: string) => void;
   /** Test seam only (slowing the steps of chosen checkouts); the product never sets it. */
   beforeStep?: StepHook;
@@ -49,6 +57,7 @@ export async function createCheckoutWorker(options: CheckoutWorkerOptions): Prom
       namespace: options.temporal.namespace,
       taskQueue: options.taskQueue ?? TASK_QUEUE,
       workflowBundle,
+      ...(options.shutdownGraceS !== undefined ? { shutdownGraceTime: options.shutdownGraceS * 1000 } : {}),
       // The bundle carries the same converter for workflow code; this one decodes activity arguments.
       dataConverter,
       activities: createActivities({ db: mongo.db, client, ...(options.beforeStep ? { beforeStep: options.beforeStep } : {}) }),
@@ -127,6 +136,8 @@ export async function runWorkerProcess(extra: Pick<CheckoutWorkerOptions, 'befor
     mongoUri: settings.mongoUri,
     mongoDb: settings.mongoDb,
     log: (line) => log.info(line),
+    shutdownGraceS: settings.workerShutdownGraceS,
+    ...(settings.workflowBundlePath ? { workflowBundle: { codePath: settings.workflowBundlePath } } : {}),
     ...extra,
   });
   log.info(`polling task queue ${TASK_QUEUE}`, {
@@ -134,6 +145,8 @@ export async function runWorkerProcess(extra: Pick<CheckoutWorkerOptions, 'befor
     temporalAddress: temporal.connectionOptions.address,
     namespace: temporal.namespace,
     mongoDb: settings.mongoDb,
+    shutdownGraceS: settings.workerShutdownGraceS,
+    workflowBundle: settings.workflowBundlePath ?? 'bundled at start',
     ...(settings.workerMetricsAddress ? { metrics: `http://${settings.workerMetricsAddress}/metrics` } : {}),
   });
   try {
@@ -144,8 +157,12 @@ export async function runWorkerProcess(extra: Pick<CheckoutWorkerOptions, 'befor
   log.info('stopped');
 }
 
-/** Exits 1 with the error logged, for the worker process entries. */
+/** Exits 1 with the error logged (a bad setting: its one line), for the worker process entries. */
 export function workerProcessFailed(err: unknown): never {
+  if (err instanceof ConfigError) {
+    process.stderr.write(configErrorLine('worker', err) + '\n');
+    process.exit(1);
+  }
   appLogger('worker').error(err instanceof Error ? err.message : String(err), { error: err });
   process.exit(1);
 }

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { appSettings, DEFAULTS, temporalSettings } from '../src/config';
+import { appSettings, ConfigError, configErrorLine, DEFAULTS, temporalSettings } from '../src/config';
 import { TASK_QUEUE } from '../src/contract';
 import { installRuntime } from '../src/worker';
 import { Launcher } from './launcher';
@@ -135,4 +135,9 @@ async function main(): Promise<void> {
   }
 }
 
-void main();
+main().catch((err: unknown) => {
+  // A bad setting (read before anything starts): one line, not a stack trace.
+  if (!(err instanceof ConfigError)) throw err;
+  console.error(configErrorLine('npm start', err));
+  process.exit(1);
+});

@@ -5,7 +5,7 @@
  */
 import { MongoClient } from 'mongodb';
 import { CheckoutClient } from '../client';
-import { appSettings, temporalSettings, type AppSettings } from '../config';
+import { ConfigError, appSettings, configErrorLine, temporalSettings, type AppSettings } from '../config';
 import { CartService } from '../carts';
 import { IdempotencyStore, cartsCollection } from '../db';
 import { formatLine } from '../logging';
@@ -89,7 +89,7 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((err: unknown) => {
-    console.error(`[api] ${err instanceof Error ? err.message : String(err)}`);
+    console.error(err instanceof ConfigError ? configErrorLine('api', err) : `[api] ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);
   });
 }
