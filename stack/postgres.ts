@@ -1,0 +1,71 @@
+/**
+ * A PostgreSQL cluster of the stack's own (server profile): initdb once into a git-ignored or temporary
+ * folder, then `postgres` on 127.0.0.1 and a free port under a guard, stopped with the stack.
+ */
+import { chownSync, existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { run } from './exec';
+import { startManaged, type ManagedProcess } from './managed-process';
+import type { PostgresInstall } from './provision-server';
+
+/** The superuser initdb creates; Temporal connects as it. */
+export const POSTGRES_USER = 'temporal';
+
+export interface PostgresOptions {
+  install: PostgresInstall;
+  /** The cluster's folder (PGDATA); made with initdb when it has none yet. */
+  dataDir: string;
+  port: number;
+  logFile?: string;
+  /**
+   * false: no fsync (a test run's throw-away cluster on two shared cores). A killed process loses
+   * nothing either way (the writes are in the kernel's page cache); only a machine crash would.
+   */
+  durable: boolean;
+}
+
+export interface PostgresServer {
+  host: string;
+  port: number;
+  user: string;
+  process: ManagedProcess;
+  description: string;
+  stop(): Promise<void>;
+}
+
+export async function startPostgres(options: PostgresOptions): Promise<PostgresServer> {
+  const { install, dataDir } = options;
+  const owner = install.runAs ? { uid: install.runAs.uid, gid: install.runAs.gid } : {};
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    if (install.runAs) chownSync(dataDir, install.runAs.uid, install.runAs.gid);
+    // Trust on the loopback only: the cluster listens on 127.0.0.1 and holds a dev stack's histories.
+    await run(install.initdb, ['-D', dataDir, '-U', POSTGRES_USER, '--auth=trust', '--encoding=UTF8', '--locale=C'], {
+      ...owner,
+      cwd: path.dirname(dataDir),
+    });
+  }
+  const host = '127.0.0.1';
+  const args = ['-D', dataDir, '-p', String(options.port), '-c', `listen_addresses=${host}`, '-c', 'unix_socket_directories=', '-c', 'max_connections=200'];
+  if (!options.durable) args.push('-c', 'fsync=off', '-c', 'full_page_writes=off');
+  const proc = startManaged('postgres', install.postgres, args, options.logFile, {
+    ...owner,
+    // SIGTERM (smart shutdown) would wait for every client; SIGINT is the fast, clean shutdown.
+    stopSignal: 'SIGINT',
+    cwd: path.dirname(dataDir),
+  });
+  try {
+    await proc.waitForLine((l) => l.match(/database system is ready to accept connections/), 60000);
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+  return {
+    host,
+    port: options.port,
+    user: POSTGRES_USER,
+    process: proc,
+    description: `PostgreSQL ${install.version.replace(/^.*\(PostgreSQL\)\s*/, '')} on ${host}:${options.port}, data in ${dataDir}`,
+    stop: () => proc.stop(),
+  };
+}
