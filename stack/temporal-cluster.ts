@@ -13,7 +13,7 @@ import { ensureSearchAttributes } from '../src/temporal';
 import { run } from './exec';
 import { startManaged, type ManagedProcess } from './managed-process';
 import { ROOT } from './paths';
-import { freePort } from './ports';
+import { freePort, freePortInRange } from './ports';
 import type { PostgresServer } from './postgres';
 import type { ServerTools } from './provision-server';
 import { waitServing } from './temporal-server';
@@ -84,8 +84,9 @@ export async function startTemporalCluster(options: TemporalClusterOptions): Pro
   };
   const taken = new Set([port]);
   for (const key of Object.keys(ports) as (keyof typeof ports)[]) {
-    let p = await freePort(ip);
-    while (taken.has(p)) p = await freePort(ip);
+    const pick = () => (key.endsWith('Membership') ? freePortInRange(20000, 32767, ip) : freePort(ip));
+    let p = await pick();
+    while (taken.has(p)) p = await pick();
     taken.add(p);
     ports[key] = p;
   }
