@@ -201,10 +201,11 @@ export class Launcher {
         durable: options.dataDir !== undefined || options.dbFile !== undefined,
       });
       this.postgres = pg;
-      this.onStop('PostgreSQL', async () => {
-        await pg.stop();
-        this.postgres = undefined;
+      // Killed (the fault suite kills every process at once): the next start begins with a new one on the same cluster.
+      pg.process.exited.catch(() => {
+        if (this.postgres === pg) this.postgres = undefined;
       });
+      this.onStop('PostgreSQL', () => pg.stop());
     }
     const cluster = await startTemporalCluster({
       tools,
