@@ -74,7 +74,7 @@ export class FaultStack {
   }
   /** Which Temporal runs, on which database (the stack profile, STACK). */
   get temporalDescription(): string {
-    return this.launcher.temporal?.description ?? 'not started';
+    return this.launcher.temporalDescription ?? 'not started';
   }
   get mongoUri(): string {
     return `mongodb://127.0.0.1:${this.mongoPort}/`;

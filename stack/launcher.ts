@@ -53,8 +53,6 @@ export interface TemporalOptions {
 export interface TemporalEndpoint {
   address: string;
   uiUrl: string | undefined;
-  /** What runs it, for the log: the profile, the server and its database. */
-  description: string;
   /** The dev server this launcher started (undefined: a server of the user's, or the SDK's download). */
   server: DevServer | undefined;
 }
@@ -99,6 +97,8 @@ type Stop = { name: string; stop: () => Promise<void>; quiet?: boolean };
 export class Launcher {
   provisioned: Provisioned | undefined;
   temporal: TemporalEndpoint | undefined;
+  /** What runs Temporal, for the log: the profile, the server and its database. */
+  temporalDescription: string | undefined;
   mongo: MongoEndpoint | undefined;
   /** The server profile's PostgreSQL, started with the first Temporal Server and kept across its restarts. */
   postgres: PostgresServer | undefined;
@@ -137,7 +137,10 @@ export class Launcher {
 
   /** Starts the Temporal dev server (unless an address is given) and points TEMPORAL_ADDRESS at it until stop(). */
   async startTemporal(options: TemporalOptions): Promise<TemporalEndpoint> {
-    if (options.address) return (this.temporal = { address: options.address, uiUrl: undefined, description: 'given by TEMPORAL_ADDRESS', server: undefined });
+    if (options.address) {
+      this.temporalDescription = 'given by TEMPORAL_ADDRESS';
+      return (this.temporal = { address: options.address, uiUrl: undefined, server: undefined });
+    }
     const ip = options.ip ?? '127.0.0.1';
     const port = options.port || (await freePort(ip));
     if ((options.profile ?? stackProfile()) === 'server') {
@@ -152,7 +155,8 @@ export class Launcher {
       const server = await startTemporalDevServer({ cliPath: cli.path, ip, port, uiPort, ...pick(options, 'dbFile', 'logFile', 'dynamicConfig') });
       this.onStop('Temporal dev server', () => server.stop());
       const db = options.dbFile ? `SQLite ${options.dbFile}` : 'SQLite in memory';
-      this.temporal = { address: server.address, uiUrl: server.uiUrl, description: `profile dev: Temporal dev server (${db})`, server };
+      this.temporal = { address: server.address, uiUrl: server.uiUrl, server };
+      this.temporalDescription = `profile dev: Temporal dev server (${db})`;
     } else if (options.sdkDownload) {
       this.temporal = await this.startSdkDevServer(ip, port, uiPort, options.dbFile);
     } else {
@@ -171,7 +175,8 @@ export class Launcher {
     });
     this.onStop('Temporal dev server', () => env.teardown());
     const uiUrl = uiPort === undefined ? undefined : `http://${ip}:${uiPort}`;
-    return { address: `${ip}:${port}`, uiUrl, description: "profile dev: the SDK's Temporal dev server", server: undefined };
+    this.temporalDescription = "profile dev: the SDK's Temporal dev server";
+    return { address: `${ip}:${port}`, uiUrl, server: undefined };
   }
 
   /**
@@ -218,7 +223,8 @@ export class Launcher {
     });
     this.onStop('Temporal Server', () => cluster.stop());
     const server: DevServer = { address: cluster.address, uiUrl: undefined, process: cluster.process, stop: () => cluster.stop() };
-    return { address: cluster.address, uiUrl: undefined, description: `profile server: ${cluster.description}`, server };
+    this.temporalDescription = `profile server: ${cluster.description}`;
+    return { address: cluster.address, uiUrl: undefined, server };
   }
 
   /** Starts a MongoDB server (unless a URI is given) and points MONGODB_URI at it until stop(). */

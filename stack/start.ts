@@ -120,7 +120,7 @@ async function main(): Promise<void> {
     log('');
     if (uiUrl) log(`  Temporal Web UI   ${uiUrl}`);
     log(`  Temporal          ${temporal.connectionOptions.address} (namespace ${temporal.namespace}, task queue ${TASK_QUEUE})`);
-    log(`                    ${stack.temporal?.description ?? ''}`);
+    log(`                    ${stack.temporalDescription ?? ''}`);
     if (profile === 'server') log(`  Workers           ${WORKER_PROCESSES} processes (logs in ${path.relative(process.cwd(), path.join(DATA_DIR, 'logs'))})`);
     log(`  MongoDB           ${mongo.uri} database ${settings.mongoDb} (${mongo.description})`);
     log(`  HTTP API          ${api.url}`);

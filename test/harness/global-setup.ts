@@ -20,10 +20,12 @@ export default async function globalSetup(): Promise<void> {
   await stack.provision();
   const given = process.env.TEMPORAL_ADDRESS;
   const temporal = await stack.startTemporal({ address: given, uiPort: 'free' });
+  // Which Temporal the tests run on (test/stack-profile.test.ts checks it is what the profile promises).
+  process.env.B2B_TEST_TEMPORAL = given ? 'external' : stack.provisioned?.profile;
   if (!given) {
     // The server profile serves no Web UI: the browser test is skipped, as for a server of the user's without TEMPORAL_UI_URL.
     if (temporal.uiUrl) process.env.TEMPORAL_UI_URL = temporal.uiUrl;
-    say(`Temporal on ${temporal.address}, ${temporal.description}, Web UI ${temporal.uiUrl ?? 'none'}`);
+    say(`Temporal on ${temporal.address}, ${stack.temporalDescription}, Web UI ${temporal.uiUrl ?? 'none'}`);
   } else {
     say(`Temporal: ${given} (TEMPORAL_ADDRESS), Web UI: ${process.env.TEMPORAL_UI_URL ?? 'unknown (set TEMPORAL_UI_URL for the browser test)'}`);
   }
