@@ -2,9 +2,10 @@
  * A PostgreSQL cluster of the stack's own (server profile): initdb once into a git-ignored or temporary
  * folder, then `postgres` on 127.0.0.1 and a free port under a guard, stopped with the stack.
  */
-import { chownSync, existsSync, mkdirSync } from 'node:fs';
+import { accessSync, chmodSync, chownSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { run } from './exec';
+import { ROOT } from './paths';
 import { startManaged, type ManagedProcess } from './managed-process';
 import type { PostgresInstall } from './provision-server';
 
@@ -36,8 +37,11 @@ export interface PostgresServer {
 export async function startPostgres(options: PostgresOptions): Promise<PostgresServer> {
   const { install, dataDir } = options;
   const owner = install.runAs ? { uid: install.runAs.uid, gid: install.runAs.gid } : {};
+  if (install.runAs) reachableBy(install.runAs.user, path.dirname(dataDir));
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    mkdirSync(dataDir, { recursive: true });
+    // PostgreSQL wants its data folder private to its user.
+    chmodSync(dataDir, 0o700);
     if (install.runAs) chownSync(dataDir, install.runAs.uid, install.runAs.gid);
     // Trust on the loopback only: the cluster listens on 127.0.0.1 and holds a dev stack's histories.
     await run(install.initdb, ['-D', dataDir, '-U', POSTGRES_USER, '--auth=trust', '--encoding=UTF8', '--locale=C'], {
@@ -68,4 +72,25 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
     description: `PostgreSQL ${install.version.replace(/^.*\(PostgreSQL\)\s*/, '')} on ${host}:${options.port}, data in ${dataDir}`,
     stop: () => proc.stop(),
   };
+}
+
+/**
+ * PostgreSQL runs as another user when we are root: it must be able to walk down to its folder. The
+ * folders of this checkout on the way (e.g. .data, made private by another part) are opened to others
+ * for walking through (not listing); a folder outside it that is closed (a home folder) is an error.
+ */
+function reachableBy(user: string, dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    const mode = statSync(d).mode;
+    if ((mode & 0o001) === 0) {
+      if (d === ROOT || d.startsWith(ROOT + path.sep)) chmodSync(d, mode | 0o001);
+      else
+        throw new Error(
+          `PostgreSQL runs as user ${user} (not as root), who cannot enter ${d}: run as another user, or keep the checkout where ${user} can reach it`,
+        );
+    }
+    if (path.dirname(d) === d) break;
+  }
+  accessSync(dir, constants.X_OK);
 }

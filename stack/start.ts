@@ -102,7 +102,9 @@ async function main(): Promise<void> {
     const metricsAddress = settings.workerMetricsAddress ?? `127.0.0.1:${await freePort()}`;
     const temporal = temporalSettings();
     const { done: workersDone } =
-      profile === 'server' ? await startWorkerProcesses(stack, metricsAddress) : await startInProcessWorker(stack, settings, metricsAddress);
+      profile === 'server'
+        ? await startWorkerProcesses(stack, metricsAddress, () => shuttingDown)
+        : await startInProcessWorker(stack, settings, metricsAddress);
 
     // HTTP API, in this process. Without API_TOKENS, a service and an admin token are made for this run.
     let generated: { service: string; admin: string } | undefined;
@@ -156,7 +158,7 @@ async function startInProcessWorker(stack: Launcher, settings: AppSettings, metr
  * The server profile: the product's worker as processes on the task queue, as deployed. Each has
  * its own metrics port; the API's /metrics reads the first one's. Settles when every one has exited.
  */
-async function startWorkerProcesses(stack: Launcher, metricsAddress: string): Promise<{ done: Promise<void> }> {
+async function startWorkerProcesses(stack: Launcher, metricsAddress: string, stopping: () => boolean): Promise<{ done: Promise<void> }> {
   const exits: Promise<void>[] = [];
   for (let i = 1; i <= WORKER_PROCESSES; i++) {
     const name = `worker-${i}`;
@@ -166,7 +168,11 @@ async function startWorkerProcesses(stack: Launcher, metricsAddress: string): Pr
       env: { WORKER_METRICS_ADDRESS: metrics },
     });
     log(`${name} polling (pid ${pid})`);
-    exits.push(proc.exited.catch((err: Error) => log(`${name} stopped: ${err.message.split('\n')[0]}`)));
+    exits.push(
+      proc.exited.catch((err: Error) => {
+        if (!stopping()) log(`${name} stopped unexpectedly: ${err.message.split('\n')[0]}; see its log`);
+      }),
+    );
   }
   return { done: Promise.all(exits).then(() => undefined) };
 }
