@@ -3,6 +3,7 @@
  * folder, then `postgres` on 127.0.0.1 and a free port under a guard, stopped with the stack.
  */
 import { accessSync, chmodSync, chownSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { run } from './exec';
 import { ROOT } from './paths';
@@ -76,15 +77,16 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
 
 /**
  * PostgreSQL runs as another user when we are root: it must be able to walk down to its folder. The
- * folders of this checkout on the way (e.g. .data, made private by another part) are opened to others
- * for walking through (not listing); a folder outside it that is closed (a home folder) is an error.
+ * folders on the way inside this checkout or a temporary folder (e.g. .data, or the fault suite's run
+ * folder, made private by another part) are opened to others for walking through (not listing); a
+ * closed folder elsewhere (a home folder) is an error.
  */
 function reachableBy(user: string, dir: string): void {
   mkdirSync(dir, { recursive: true });
   for (let d = path.resolve(dir); ; d = path.dirname(d)) {
     const mode = statSync(d).mode;
     if ((mode & 0o001) === 0) {
-      if (d === ROOT || d.startsWith(ROOT + path.sep)) chmodSync(d, mode | 0o001);
+      if (ours(d)) chmodSync(d, mode | 0o001);
       else
         throw new Error(
           `PostgreSQL runs as user ${user} (not as root), who cannot enter ${d}: run as another user, or keep the checkout where ${user} can reach it`,
@@ -93,4 +95,8 @@ function reachableBy(user: string, dir: string): void {
     if (path.dirname(d) === d) break;
   }
   accessSync(dir, constants.X_OK);
+}
+
+function ours(dir: string): boolean {
+  return [ROOT, os.tmpdir()].some((base) => dir === ROOT || dir.startsWith(base + path.sep));
 }
