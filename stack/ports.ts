@@ -29,7 +29,7 @@ export function isListening(host: string, port: number, timeoutMs = 1000): Promi
 }
 
 /** Whether `port` can be bound on `host` right now. */
-function canBind(host: string, port: number): Promise<boolean> {
+export function canBind(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = net.createServer();
     server.unref();

@@ -2,7 +2,7 @@
  * A PostgreSQL cluster of the stack's own (server profile): initdb once into a git-ignored or temporary
  * folder, then `postgres` on 127.0.0.1 and a free port under a guard, stopped with the stack.
  */
-import { accessSync, chmodSync, chownSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { accessSync, chmodSync, chownSync, constants, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { run } from './exec';
@@ -50,6 +50,7 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
       cwd: path.dirname(dataDir),
     });
   }
+  await previousPostmasterGone(dataDir);
   const host = '127.0.0.1';
   const args = ['-D', dataDir, '-p', String(options.port), '-c', `listen_addresses=${host}`, '-c', 'unix_socket_directories=', '-c', 'max_connections=200'];
   if (!options.durable) args.push('-c', 'fsync=off', '-c', 'full_page_writes=off');
@@ -99,4 +100,28 @@ function reachableBy(user: string, dir: string): void {
 
 function ours(dir: string): boolean {
   return [ROOT, os.tmpdir()].some((base) => dir === ROOT || dir.startsWith(base + path.sep));
+}
+
+/**
+ * After a SIGKILL (the fault suite kills every process at once) the old postmaster can still be dying
+ * when the stack starts again, and PostgreSQL refuses to start while the PID in postmaster.pid lives.
+ * Waits until it is gone (or a zombie: dead, not yet reaped, which PostgreSQL would still take for alive).
+ */
+async function previousPostmasterGone(dataDir: string): Promise<void> {
+  const lock = path.join(dataDir, 'postmaster.pid');
+  if (!existsSync(lock)) return;
+  const pid = Number(readFileSync(lock, 'utf8').split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  const state = () => {
+    try {
+      // /proc/<pid>/stat: "pid (comm) S ..."; the state follows the last ')'.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    } catch {
+      return undefined;
+    }
+  };
+  for (let i = 0; i < 100 && state() !== undefined && state() !== 'Z'; i++) await new Promise((r) => setTimeout(r, 100));
+  // A zombie holds no shared memory any more: its lock file may go.
+  if (state() === 'Z') rmSync(lock, { force: true });
 }

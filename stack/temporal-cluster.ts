@@ -13,7 +13,7 @@ import { ensureSearchAttributes } from '../src/temporal';
 import { run } from './exec';
 import { startManaged, type ManagedProcess } from './managed-process';
 import { ROOT } from './paths';
-import { freePort, freePortInRange } from './ports';
+import { canBind, freePort, freePortInRange } from './ports';
 import type { PostgresServer } from './postgres';
 import type { ServerTools } from './provision-server';
 import { waitServing } from './temporal-server';
@@ -72,24 +72,7 @@ export async function startTemporalCluster(options: TemporalClusterOptions): Pro
   const { ip, port, postgres: pg } = options;
   mkdirSync(options.stateDir, { recursive: true });
   await ensureTemporalSchema(options.tools, pg, options.stateDir);
-  const ports = {
-    frontendHttp: 0,
-    frontendMembership: 0,
-    history: 0,
-    historyMembership: 0,
-    matching: 0,
-    matchingMembership: 0,
-    worker: 0,
-    workerMembership: 0,
-  };
-  const taken = new Set([port]);
-  for (const key of Object.keys(ports) as (keyof typeof ports)[]) {
-    const pick = () => (key.endsWith('Membership') ? freePortInRange(20000, 32767, ip) : freePort(ip));
-    let p = await pick();
-    while (taken.has(p)) p = await pick();
-    taken.add(p);
-    ports[key] = p;
-  }
+  const ports = await servicePorts(ip, port, path.join(options.stateDir, 'ports.json'));
   const configFile = path.join(options.stateDir, 'temporal-server.yaml');
   writeFileSync(configFile, serverConfig({ ip, port, ports, pg }));
   const proc = startManaged('temporal server', options.tools.server, ['--config-file', configFile, '--allow-no-auth', 'start'], options.logFile);
@@ -107,6 +90,43 @@ export async function startTemporalCluster(options: TemporalClusterOptions): Pro
     description: `Temporal Server ${options.tools.version} (${HISTORY_SHARDS} history shards) on ${pg.description}`,
     stop: () => proc.stop(),
   };
+}
+
+type ServicePorts = ConfigInput['ports'];
+const SERVICE_PORTS: (keyof ServicePorts)[] = [
+  'frontendHttp',
+  'frontendMembership',
+  'history',
+  'historyMembership',
+  'matching',
+  'matchingMembership',
+  'worker',
+  'workerMembership',
+];
+
+/**
+ * The services' ports, the same across restarts on one data folder when they are still free: the
+ * membership table in PostgreSQL remembers the last process's hosts, and a restarted server whose
+ * services answer there takes its shards back at once instead of waiting for the old ones to expire.
+ */
+async function servicePorts(ip: string, frontend: number, file: string): Promise<ServicePorts> {
+  const kept = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<ServicePorts>) : {};
+  const ports = {} as ServicePorts;
+  const taken = new Set([frontend]);
+  for (const key of SERVICE_PORTS) {
+    const previous = kept[key];
+    if (previous && !taken.has(previous) && (await canBind(ip, previous))) {
+      ports[key] = previous;
+    } else {
+      const pick = () => (key.endsWith('Membership') ? freePortInRange(20000, 32767, ip) : freePort(ip));
+      let p = await pick();
+      while (taken.has(p)) p = await pick();
+      ports[key] = p;
+    }
+    taken.add(ports[key]);
+  }
+  writeFileSync(file, `${JSON.stringify(ports)}\n`);
+  return ports;
 }
 
 /** The namespace (retention one day) and the search attributes; both survive in PostgreSQL, so a restart finds them. */
