@@ -3,7 +3,7 @@
  * built from the Go module go.temporal.io/server into .tools/bin (kept in the machine-wide cache like
  * the CLI, so a fresh clone copies them), and a PostgreSQL installation to run a cluster of our own.
  */
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { run, runSync, which } from './exec';
@@ -117,9 +117,7 @@ export function findPostgres(env: Env, out: Log): PostgresInstall {
 function debianPostgresBinDir(): string | undefined {
   const base = '/usr/lib/postgresql';
   if (!existsSync(base)) return undefined;
-  const versions = runSync('ls', [base])
-    .output.split('\n')
-    .map((v) => v.trim())
+  const versions = readdirSync(base)
     .filter((v) => /^\d+$/.test(v) && existsSync(path.join(base, v, 'bin', 'initdb')))
     .sort((a, b) => Number(b) - Number(a));
   return versions[0] ? path.join(base, versions[0], 'bin') : undefined;

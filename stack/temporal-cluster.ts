@@ -59,13 +59,18 @@ export async function ensureTemporalSchema(tools: ServerTools, pg: PostgresServe
   const conn = ['--plugin', 'postgres12', '--ep', pg.host, '-p', String(pg.port), '-u', pg.user];
   for (const db of DATABASES) {
     if (current === undefined) {
-      await run(tools.sqlTool, [...conn, '--db', db.name, 'create-database']);
-      await run(tools.sqlTool, [...conn, '--db', db.name, 'setup-schema', '-v', '0.0']);
+      // A first setup cut short (Ctrl-C) left some of this behind: what exists already is kept.
+      await run(tools.sqlTool, [...conn, '--db', db.name, 'create-database']).catch(unlessExists);
+      await run(tools.sqlTool, [...conn, '--db', db.name, 'setup-schema', '-v', '0.0']).catch(unlessExists);
     }
     await run(tools.sqlTool, [...conn, '--db', db.name, 'update-schema', '--schema-name', db.schema]);
   }
   mkdirSync(stateDir, { recursive: true });
   writeFileSync(stamp, `${tools.version}\n`);
+}
+
+function unlessExists(err: Error): void {
+  if (!/already exists/.test(err.message)) throw err;
 }
 
 export async function startTemporalCluster(options: TemporalClusterOptions): Promise<TemporalCluster> {
