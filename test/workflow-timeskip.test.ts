@@ -39,28 +39,34 @@ function startCheckout(taskQueue: string, input: CheckoutInput): Promise<Checkou
   });
 }
 
-/** The ApplicationFailure a run failed with. */
-async function failureOf(handle: CheckoutHandle): Promise<ApplicationFailure> {
-  const err: unknown = await handle.result().then(
+/** The ApplicationFailure behind the error `settled` rejected with, which must be a `kind`. */
+async function failureBehind(settled: Promise<unknown>, kind: typeof WorkflowFailedError | typeof WorkflowUpdateFailedError): Promise<ApplicationFailure> {
+  const err: unknown = await settled.then(
     () => undefined,
     (e: unknown) => e,
   );
-  expect(err).toBeInstanceOf(WorkflowFailedError);
-  const cause = (err as WorkflowFailedError).cause;
+  expect(err).toBeInstanceOf(kind);
+  const cause = (err as Error).cause;
   expect(cause).toBeInstanceOf(ApplicationFailure);
   return cause as ApplicationFailure;
 }
 
+/** The ApplicationFailure a run failed with. */
+function failureOf(handle: CheckoutHandle): Promise<ApplicationFailure> {
+  return failureBehind(handle.result(), WorkflowFailedError);
+}
+
 /** The ApplicationFailure an update was rejected or failed with. */
-async function updateFailureOf(update: Promise<unknown>): Promise<ApplicationFailure> {
-  const err: unknown = await update.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
-  const cause = (err as WorkflowUpdateFailedError).cause;
-  expect(cause).toBeInstanceOf(ApplicationFailure);
-  return cause as ApplicationFailure;
+function updateFailureOf(update: Promise<unknown>): Promise<ApplicationFailure> {
+  return failureBehind(update, WorkflowUpdateFailedError);
+}
+
+/** An order that arrives while a stub holds the checkout in its step, then the step goes on: the order's refusal. */
+async function orderWhileHeld(handle: CheckoutHandle, gate: Gate): Promise<ApplicationFailure> {
+  await gate.reached;
+  const order = await handle.startUpdate(placeOrderUpdate, { args: [{}], waitForStage: WorkflowUpdateStage.ACCEPTED });
+  gate.open();
+  return await updateFailureOf(order.result());
 }
 
 function waitForPhase(handle: CheckoutHandle, phase: string): Promise<true> {
@@ -159,6 +165,18 @@ function gatedStubs(phase: Phase, gate: Gate): StubActivities {
   });
 }
 
+/** Waits until the checkout is in `phase` (held there by the gated stubs, or READY). */
+async function reachPhase(handle: CheckoutHandle, phase: (typeof PHASES)[number], gate: Gate): Promise<void> {
+  if (phase === 'READY') await waitForPhase(handle, 'READY');
+  else await gate.reached;
+}
+
+/** The buyer's cancel signal, once the checkout has seen it. */
+async function cancelSeen(handle: CheckoutHandle): Promise<void> {
+  await handle.signal(cancelCheckoutSignal, { reason: 'BUYER_LEFT', requestedBy: 'buyer-1' });
+  await eventually('the cancel to be seen', async () => ((await handle.query(getCheckoutStateQuery)).cancelRequested ? true : undefined));
+}
+
 describe.each(PHASES)('order versus cancel while %s', (phase) => {
   test('a cancel that comes first wins: the order is refused, the cart released', async () => {
     const gate = new Gate();
@@ -166,10 +184,8 @@ describe.each(PHASES)('order versus cancel while %s', (phase) => {
     const cartId = newCartId();
     await ts.withWorker(stubs, async (taskQueue) => {
       const handle = await startCheckout(taskQueue, { cartId });
-      if (phase === 'READY') await waitForPhase(handle, 'READY');
-      else await gate.reached;
-      await handle.signal(cancelCheckoutSignal, { reason: 'BUYER_LEFT', requestedBy: 'buyer-1' });
-      await eventually('the cancel to be seen', async () => ((await handle.query(getCheckoutStateQuery)).cancelRequested ? true : undefined));
+      await reachPhase(handle, phase, gate);
+      await cancelSeen(handle);
       const refused = await updateFailureOf(handle.executeUpdate(placeOrderUpdate, { args: [{}] }));
       expect(refused.type).toBe('INVALID_OPERATION');
       gate.open();
@@ -195,12 +211,10 @@ describe.each(PHASES)('order versus cancel while %s', (phase) => {
     const cartId = newCartId();
     await ts.withWorker(stubs, async (taskQueue) => {
       const handle = await startCheckout(taskQueue, { cartId });
-      if (phase === 'READY') await waitForPhase(handle, 'READY');
-      else await gate.reached;
+      await reachPhase(handle, phase, gate);
       const order = await handle.startUpdate(placeOrderUpdate, { args: [{}], waitForStage: WorkflowUpdateStage.ACCEPTED });
       if (phase === 'READY') await gate.reached;
-      await handle.signal(cancelCheckoutSignal, { reason: 'BUYER_LEFT', requestedBy: 'buyer-1' });
-      await eventually('the cancel to be seen', async () => ((await handle.query(getCheckoutStateQuery)).cancelRequested ? true : undefined));
+      await cancelSeen(handle);
       gate.open();
 
       const placed = await order.result();
@@ -258,10 +272,7 @@ describe('a step that fails', () => {
     const cartId = newCartId();
     await ts.withWorker(stubs, async (taskQueue) => {
       const handle = await startCheckout(taskQueue, { cartId });
-      await gate.reached;
-      const order = await handle.startUpdate(placeOrderUpdate, { args: [{}], waitForStage: WorkflowUpdateStage.ACCEPTED });
-      gate.open();
-      const refused = await updateFailureOf(order.result());
+      const refused = await orderWhileHeld(handle, gate);
       expect(refused.type).toBe('INVALID_OPERATION');
       expect((await failureOf(handle)).type).toBe('NOT_FOUND');
     });
@@ -302,10 +313,7 @@ describe('a lost lock', () => {
     const cartId = newCartId();
     await ts.withWorker(stubs, async (taskQueue) => {
       const handle = await startCheckout(taskQueue, { cartId });
-      await gate.reached;
-      const order = await handle.startUpdate(placeOrderUpdate, { args: [{}], waitForStage: WorkflowUpdateStage.ACCEPTED });
-      gate.open();
-      expect((await updateFailureOf(order.result())).type).toBe('INVALID_OPERATION');
+      expect((await orderWhileHeld(handle, gate)).type).toBe('INVALID_OPERATION');
       const failure = await failureOf(handle);
       expect(failure.type).toBe('LOCK_LOST');
       expect(failure.details?.[0]).toMatchObject({ errorCode: 'CHECKOUT_CONFLICT', cartId });
