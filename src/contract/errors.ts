@@ -35,7 +35,6 @@ export const CLOSED_CART_MESSAGE = "A cart can't be canceled after it's closed."
 
 /** The messages of the checkout's INVALID_OPERATION answers and failures. */
 export const MESSAGES = {
-  closedCart: CLOSED_CART_MESSAGE,
   orderAfterCancel: 'The checkout is being canceled; no order can be placed.',
   checkoutEnded: 'The checkout has ended.',
   canceledNoOrder: 'The checkout was canceled; no order was placed.',

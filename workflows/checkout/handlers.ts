@@ -4,7 +4,7 @@
  * handler hands over to the checkout's state; the validators refuse what it cannot answer.
  */
 import { log, setHandler } from '@temporalio/workflow';
-import { CANCEL_SIGNAL_NAME, MESSAGES, cancelRequestProblem, type CancelCheckoutRequest } from '../../src/contract';
+import { CANCEL_SIGNAL_NAME, CLOSED_CART_MESSAGE, MESSAGES, cancelRequestProblem, type CancelCheckoutRequest } from '../../src/contract';
 import { businessError } from '../../src/contract/failures';
 import { cancelCheckoutSignal, cancelCheckoutUpdate, getCheckoutStateQuery, placeOrderUpdate, waitForLockUpdate } from '../../src/contract/messages';
 import { isUndecodablePayload } from '../payload-converter';
@@ -31,7 +31,7 @@ function validateCancel(c: Checkout, req: CancelCheckoutRequest): void {
   if (isUndecodablePayload(req)) throw businessError('INVALID_INPUT', `the cancel request could not be decoded: ${req.problem}`, c.cartId);
   const problem = cancelRequestProblem(req);
   if (problem) throw businessError('INVALID_INPUT', problem, c.cartId);
-  if (c.order.succeeded) throw businessError('INVALID_OPERATION', MESSAGES.closedCart, c.cartId);
+  if (c.order.succeeded) throw businessError('INVALID_OPERATION', CLOSED_CART_MESSAGE, c.cartId);
 }
 
 function validateOrder(c: Checkout, req: unknown): void {

@@ -7,6 +7,7 @@ import type { Activities } from '../../activities';
 import {
   BACKGROUND_STEPS,
   BUSINESS_ERROR_TYPES,
+  CLOSED_CART_MESSAGE,
   MESSAGES,
   type BackgroundStep,
   type CancelCheckoutRequest,
@@ -93,7 +94,7 @@ export async function placeTheOrder(c: Checkout): Promise<CheckoutResult> {
   const result: CheckoutResult = { cartId: c.cartId, sessionId: c.sessionId, outcome: 'ORDER_PLACED', orderId };
   const lateCancel = c.decision.cancel;
   if (!lateCancel) return result;
-  const refusal = await cancelCart(c, lateCancel).then(() => businessError('INVALID_OPERATION', MESSAGES.closedCart, c.cartId), workflowFailureOf);
+  const refusal = await cancelCart(c, lateCancel).then(() => businessError('INVALID_OPERATION', CLOSED_CART_MESSAGE, c.cartId), workflowFailureOf);
   c.cancel.reject(refusal);
   return { ...result, refusedCancels: 1 };
 }
