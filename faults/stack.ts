@@ -72,6 +72,10 @@ export class FaultStack {
   get temporalAddress(): string {
     return `127.0.0.1:${this.temporalPort}`;
   }
+  /** Which Temporal runs, on which database (the stack profile, STACK). */
+  get temporalDescription(): string {
+    return this.launcher.temporalDescription ?? 'not started';
+  }
   get mongoUri(): string {
     return `mongodb://127.0.0.1:${this.mongoPort}/`;
   }
@@ -230,7 +234,8 @@ export class FaultStack {
   /** Every process at once with SIGKILL, as a machine or `kill -9` of `npm start` would. */
   async killAll(): Promise<number> {
     const at = Date.now();
-    const groups = [this.api, ...this.liveWorkers().map((w) => w.proc), this.temporal?.process, this.mongo?.process].filter(
+    // The server profile's PostgreSQL too (stack/launcher.ts starts it again with Temporal Server).
+    const groups = [this.api, ...this.liveWorkers().map((w) => w.proc), this.temporal?.process, this.mongo?.process, this.launcher.postgres?.process].filter(
       (p): p is ManagedProcess => p !== undefined,
     );
     // Marked down before the signal: a request cut off by it is one the API could not answer.
@@ -257,7 +262,7 @@ export class FaultStack {
       await fn();
       say(`  restarted ${what} in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
     };
-    await timed('the Temporal dev server', () => this.startTemporal());
+    await timed('Temporal', () => this.startTemporal());
     await timed('MongoDB', () => this.startMongo());
     for (let i = 0; i < workers; i++) await timed('a worker', () => this.startWorker());
     await timed('the API', () => this.startApi());
@@ -282,6 +287,6 @@ export class FaultStack {
 
 export function announce(stack: FaultStack): void {
   say(
-    `stack: Temporal ${stack.temporalAddress} (SQLite ${path.join(stack.dir, 'temporal.sqlite')}), MongoDB ${stack.mongoUri} (H2 ${path.join(stack.dir, 'mongo')}), API ${stack.apiUrl}, ${stack.liveWorkers().length} worker processes; logs in ${path.join(stack.dir, 'logs')}`,
+    `stack: Temporal ${stack.temporalAddress} (${stack.temporalDescription}), MongoDB ${stack.mongoUri} (H2 ${path.join(stack.dir, 'mongo')}), API ${stack.apiUrl}, ${stack.liveWorkers().length} worker processes; logs in ${path.join(stack.dir, 'logs')}`,
   );
 }

@@ -11,13 +11,28 @@ if (!cmd) {
   process.exit(64);
 }
 
-const child = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+// GUARD_UID/GUARD_GID: run the server as another user (PostgreSQL refuses to run as root).
+const uid = process.env.GUARD_UID ? Number(process.env.GUARD_UID) : undefined;
+const gid = process.env.GUARD_GID ? Number(process.env.GUARD_GID) : undefined;
+const childEnv = { ...process.env };
+delete childEnv.GUARD_UID;
+delete childEnv.GUARD_GID;
+const child = spawn(cmd, args, {
+  stdio: ['ignore', 'inherit', 'inherit'],
+  env: childEnv,
+  ...(uid !== undefined ? { uid } : {}),
+  ...(gid !== undefined ? { gid } : {}),
+});
 let stopping = false;
+
+// GUARD_STOP_SIGNAL: the signal that stops the server politely when the parent is gone (PostgreSQL's
+// SIGTERM waits for every client to disconnect; its SIGINT is the fast shutdown).
+const stopSignal = (process.env.GUARD_STOP_SIGNAL as NodeJS.Signals | undefined) ?? 'SIGTERM';
 
 function stop(signal: NodeJS.Signals): void {
   if (stopping || child.exitCode !== null) return;
   stopping = true;
-  child.kill(signal);
+  child.kill(signal === 'SIGTERM' ? stopSignal : signal);
   // A server that ignores the polite signal for 15 s is killed.
   setTimeout(() => child.kill('SIGKILL'), 15000).unref();
 }

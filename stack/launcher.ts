@@ -7,6 +7,8 @@
  * servers). Server and worker processes run under a guard (stack/guard.ts), so even a run that is
  * killed leaves none behind.
  */
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { startApi, type RunningApi } from '../src/api/server';
 import { temporalSettings, type AppSettings } from '../src/config';
@@ -15,9 +17,12 @@ import { startManaged, type ManagedProcess } from './managed-process';
 import { startMongoServer, type H2Durability, type MongoServerHandle } from './mongo-server';
 import { ROOT } from './paths';
 import { freePort } from './ports';
+import { startPostgres, type PostgresServer } from './postgres';
+import { stackProfile, type StackProfile } from './profile';
 import { childrenOf } from './proc';
 import { log as defaultLog, type Log } from './progress';
 import { provision, type ProvisionOptions, type Provisioned } from './provision';
+import { startTemporalCluster } from './temporal-cluster';
 import { startTemporalDevServer, type DevServer } from './temporal-server';
 
 export interface TemporalOptions {
@@ -35,6 +40,14 @@ export interface TemporalOptions {
   dynamicConfig?: string[];
   /** Without a CLI binary (no Go), let the SDK download its dev server (needs the internet); else fail. */
   sdkDownload?: boolean;
+  /** Which Temporal to start; STACK (stack/profile.ts) by default. */
+  profile?: StackProfile;
+  /**
+   * Server profile: the folder of the PostgreSQL cluster and the server's config, kept across
+   * restarts. Undefined: next to dbFile when one is given (histories are to be kept), else a
+   * temporary folder removed by stop().
+   */
+  dataDir?: string;
 }
 
 export interface TemporalEndpoint {
@@ -72,12 +85,23 @@ export interface ChildProcessHandle {
   pid: number;
 }
 
+export interface WorkerProcessOptions {
+  /** The product's worker (`node dist/src/worker.js`, as deployed) instead of the dev stack's (with step delays). */
+  product?: boolean;
+  /** Environment variables of this process to set or, when undefined, unset for it. */
+  env?: Record<string, string | undefined>;
+}
+
 type Stop = { name: string; stop: () => Promise<void>; quiet?: boolean };
 
 export class Launcher {
   provisioned: Provisioned | undefined;
   temporal: TemporalEndpoint | undefined;
+  /** What runs Temporal, for the log: the profile, the server and its database. */
+  temporalDescription: string | undefined;
   mongo: MongoEndpoint | undefined;
+  /** The server profile's PostgreSQL, started with the first Temporal Server and kept across its restarts. */
+  postgres: PostgresServer | undefined;
   private readonly stops: Stop[] = [];
   private stopping: Promise<void> | undefined;
 
@@ -113,16 +137,26 @@ export class Launcher {
 
   /** Starts the Temporal dev server (unless an address is given) and points TEMPORAL_ADDRESS at it until stop(). */
   async startTemporal(options: TemporalOptions): Promise<TemporalEndpoint> {
-    if (options.address) return (this.temporal = { address: options.address, uiUrl: undefined, server: undefined });
+    if (options.address) {
+      this.temporalDescription = 'given by TEMPORAL_ADDRESS';
+      return (this.temporal = { address: options.address, uiUrl: undefined, server: undefined });
+    }
     const ip = options.ip ?? '127.0.0.1';
     const port = options.port || (await freePort(ip));
+    if ((options.profile ?? stackProfile()) === 'server') {
+      this.temporal = await this.startTemporalServer(ip, port, options);
+      this.setEnv('TEMPORAL_ADDRESS', this.temporal.address);
+      return this.temporal;
+    }
     let uiPort = options.uiPort === 'free' ? await freePort(ip) : options.uiPort;
     while (uiPort === port) uiPort = await freePort(ip);
     const cli = (this.provisioned ?? (await this.provision())).temporal;
     if (cli?.kind === 'binary') {
       const server = await startTemporalDevServer({ cliPath: cli.path, ip, port, uiPort, ...pick(options, 'dbFile', 'logFile', 'dynamicConfig') });
       this.onStop('Temporal dev server', () => server.stop());
+      const db = options.dbFile ? `SQLite ${options.dbFile}` : 'SQLite in memory';
       this.temporal = { address: server.address, uiUrl: server.uiUrl, server };
+      this.temporalDescription = `profile dev: Temporal dev server (${db})`;
     } else if (options.sdkDownload) {
       this.temporal = await this.startSdkDevServer(ip, port, uiPort, options.dbFile);
     } else {
@@ -140,7 +174,57 @@ export class Launcher {
       server: { ip, port, ui: uiPort !== undefined, ...(uiPort !== undefined ? { uiPort } : {}), ...(dbFilename ? { dbFilename } : {}), searchAttributes: [] },
     });
     this.onStop('Temporal dev server', () => env.teardown());
-    return { address: `${ip}:${port}`, uiUrl: uiPort === undefined ? undefined : `http://${ip}:${uiPort}`, server: undefined };
+    const uiUrl = uiPort === undefined ? undefined : `http://${ip}:${uiPort}`;
+    this.temporalDescription = "profile dev: the SDK's Temporal dev server";
+    return { address: `${ip}:${port}`, uiUrl, server: undefined };
+  }
+
+  /**
+   * The server profile: PostgreSQL (started once, kept while Temporal Server restarts, e.g. in the
+   * fault suite), then Temporal Server with its schema, namespace and search attributes. No Web UI.
+   */
+  private async startTemporalServer(ip: string, port: number, options: TemporalOptions): Promise<TemporalEndpoint> {
+    const tools = (this.provisioned ?? (await this.provision())).server;
+    if (!tools) throw new Error('STACK=server: Temporal Server was not provisioned (run provisioning with STACK=server)');
+    if (options.dynamicConfig) this.log('server profile: dynamic config values come from deploy/temporal/dynamicconfig.yaml; the ones given are ignored');
+    let dataDir = options.dataDir ?? (options.dbFile ? path.join(path.dirname(options.dbFile), 'temporal-server') : undefined);
+    if (!dataDir) {
+      dataDir = mkdtempSync(path.join(os.tmpdir(), 'b2b-temporal-server-'));
+      // The postgres user (when we are root) walks through it to its cluster.
+      chmodSync(dataDir, 0o755);
+      const tmp = dataDir;
+      this.onStop('Temporal Server data', async () => rmSync(tmp, { recursive: true, force: true }), true);
+    }
+    const logDir = options.logFile ? path.dirname(options.logFile) : dataDir;
+    if (!this.postgres) {
+      const pg = await startPostgres({
+        install: tools.postgres,
+        dataDir: path.join(dataDir, 'pgdata'),
+        port: await freePort('127.0.0.1'),
+        logFile: path.join(logDir, 'postgres.log'),
+        // A kept cluster syncs its writes; a throw-away one (tests) does not need to.
+        durable: options.dataDir !== undefined || options.dbFile !== undefined,
+      });
+      this.postgres = pg;
+      // Killed (the fault suite kills every process at once): the next start begins with a new one on the same cluster.
+      pg.process.exited.catch(() => {
+        if (this.postgres === pg) this.postgres = undefined;
+      });
+      this.onStop('PostgreSQL', () => pg.stop());
+    }
+    const cluster = await startTemporalCluster({
+      tools,
+      postgres: this.postgres,
+      ip,
+      port,
+      stateDir: dataDir,
+      namespace: temporalSettings().namespace,
+      ...pick(options, 'logFile'),
+    });
+    this.onStop('Temporal Server', () => cluster.stop());
+    const server: DevServer = { address: cluster.address, uiUrl: undefined, process: cluster.process, stop: () => cluster.stop() };
+    this.temporalDescription = `profile server: ${cluster.description}`;
+    return { address: cluster.address, uiUrl: undefined, server };
   }
 
   /** Starts a MongoDB server (unless a URI is given) and points MONGODB_URI at it until stop(). */
@@ -171,8 +255,9 @@ export class Launcher {
    * A worker process (stack/worker-process.ts: the product's worker with the dev stack's step delays),
    * reading its settings from this process's environment. Ready once it polls its task queue.
    */
-  async startWorkerProcess(name: string, logFile?: string): Promise<ChildProcessHandle> {
-    const proc = startManaged(name, process.execPath, [path.join(ROOT, 'dist', 'stack', 'worker-process.js')], logFile);
+  async startWorkerProcess(name: string, logFile?: string, options: WorkerProcessOptions = {}): Promise<ChildProcessHandle> {
+    const script = options.product ? path.join(ROOT, 'dist', 'src', 'worker.js') : path.join(ROOT, 'dist', 'stack', 'worker-process.js');
+    const proc = startManaged(name, process.execPath, [script], logFile, { env: options.env });
     this.onStop(name, () => proc.stop());
     await proc.waitForLine((l) => l.match(/polling task queue/), 120000);
     return { proc, pid: await childPid(proc) };

@@ -17,12 +17,29 @@ export interface ManagedProcess {
   stop(): Promise<void>;
 }
 
-export function startManaged(name: string, cmd: string, args: string[], logFile?: string): ManagedProcess {
+export interface ManagedOptions {
+  /** Run the server as this user and group (the guard stays ours). */
+  uid?: number;
+  gid?: number;
+  /** The signal stop() sends (SIGTERM by default). */
+  stopSignal?: NodeJS.Signals;
+  cwd?: string;
+  /** Environment variables of ours to set or, when undefined, unset for the server. */
+  env?: Record<string, string | undefined>;
+}
+
+export function startManaged(name: string, cmd: string, args: string[], logFile?: string, options: ManagedOptions = {}): ManagedProcess {
   // From ts-jest the guard's TypeScript source is next to us, from dist the compiled file is.
   const guard = existsSync(GUARD_JS) ? GUARD_JS : path.join(__dirname, '..', 'dist', 'stack', 'guard.js');
   if (!existsSync(guard)) throw new Error(`guard not built: run "npm run build" first (${guard})`);
+  const guardEnv: Record<string, string> = {};
+  if (options.uid !== undefined) guardEnv.GUARD_UID = String(options.uid);
+  if (options.gid !== undefined) guardEnv.GUARD_GID = String(options.gid);
+  if (options.stopSignal) guardEnv.GUARD_STOP_SIGNAL = options.stopSignal;
   const child: ChildProcess = spawn(process.execPath, [guard, cmd, ...args], {
     stdio: ['pipe', 'pipe', 'pipe'],
+    env: Object.fromEntries(Object.entries({ ...process.env, ...options.env, ...guardEnv }).filter(([, v]) => v !== undefined)),
+    ...(options.cwd ? { cwd: options.cwd } : {}),
     // Its own process group: Ctrl-C reaches only us, so we stop the worker before its servers.
     detached: true,
   });
@@ -87,7 +104,7 @@ export function startManaged(name: string, cmd: string, args: string[], logFile?
     async stop() {
       if (exitInfo) return;
       const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGTERM');
+      child.kill(options.stopSignal ?? 'SIGTERM');
       await done;
     },
   };

@@ -9,7 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { run, runSync, which } from './exec';
 import { ROOT, TOOLS_DIR } from './paths';
+import { stackProfile, type StackProfile } from './profile';
 import { log as defaultLog, withProgress, type Log } from './progress';
+import { ensureServerTools, type ServerTools } from './provision-server';
 
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal';
@@ -25,7 +27,10 @@ export type MongoServerSpec = { kind: 'external'; uri: string } | { kind: 'mongo
 export type TestServerSpec = { kind: 'executable'; path: string; source: 'TEMPORAL_TEST_SERVER_PATH' | 'tools' } | { kind: 'unavailable'; why: string };
 
 export interface Provisioned {
+  profile: StackProfile;
   temporal: TemporalCli | undefined;
+  /** The server profile's Temporal Server, schema tool and PostgreSQL (undefined on the dev profile or with TEMPORAL_ADDRESS). */
+  server: ServerTools | undefined;
   mongo: MongoServerSpec;
   testServer: TestServerSpec;
 }
@@ -41,13 +46,17 @@ export async function provision(options: ProvisionOptions = {}): Promise<Provisi
   const env = options.env ?? process.env;
   const out = options.log ?? defaultLog;
   mkdirSync(TOOLS_DIR, { recursive: true });
+  const profile = stackProfile(env);
   const needTemporal = options.needTemporal ?? !env.TEMPORAL_ADDRESS;
+  out(`stack profile: ${profile}${profile === 'server' ? ' (Temporal Server on PostgreSQL)' : ' (Temporal dev server on SQLite)'}`);
+  // The server profile keeps the CLI too: the fault suite and operators use it (it is cached).
   const temporal = needTemporal ? await ensureTemporalCli(env, out) : undefined;
+  const server = needTemporal && profile === 'server' ? await ensureServerTools(env, out, machineCacheDir(env)) : undefined;
   if (!needTemporal) out(`Temporal: using the server at ${env.TEMPORAL_ADDRESS} (TEMPORAL_ADDRESS); no CLI needed`);
   const mongo = await ensureMongoServer(env, out);
   // Only the time-skipping tests need it: a machine without Java still runs the stack.
   const testServer = await ensureTemporalTestServer(env, out, { required: false });
-  return { temporal, mongo, testServer };
+  return { profile, temporal, server, mongo, testServer };
 }
 
 export async function ensureTemporalCli(env: Record<string, string | undefined>, out: Log): Promise<TemporalCli> {

@@ -1,18 +1,24 @@
 /**
  * `npm start`: the whole local stack in the foreground, through the launcher (stack/launcher.ts).
- * Starts the Temporal dev server (Web UI, SQLite file so histories survive a restart) and a MongoDB
- * server unless TEMPORAL_ADDRESS / MONGODB_URI name running ones, then the worker and the HTTP API.
+ * Starts the Temporal dev server (Web UI, SQLite file so histories survive a restart), or with
+ * STACK=server PostgreSQL and Temporal Server, and a MongoDB server unless TEMPORAL_ADDRESS /
+ * MONGODB_URI name running ones, then the worker (two worker processes with STACK=server) and the HTTP API.
  * Ctrl-C (SIGINT) or SIGTERM stops the API first, then the worker, then every server it started.
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { appSettings, ConfigError, configErrorLine, DEFAULTS, temporalSettings } from '../src/config';
+import { appSettings, ConfigError, configErrorLine, DEFAULTS, temporalSettings, type AppSettings } from '../src/config';
 import { TASK_QUEUE } from '../src/contract';
 import { installRuntime } from '../src/worker';
 import { Launcher } from './launcher';
 import { DATA_DIR } from './paths';
 import { freePort, isListening } from './ports';
 import { elapsed, log } from './progress';
+
+/** The server profile runs the worker as this many processes, as a deployment would. */
+const WORKER_PROCESSES = 2;
+/** The server profile's PostgreSQL cluster and Temporal Server config for `npm start`. */
+const SERVER_DATA_DIR = path.join(DATA_DIR, 'temporal-server');
 
 async function main(): Promise<void> {
   const startedAt = Date.now();
@@ -50,7 +56,7 @@ async function main(): Promise<void> {
   }, 1000).unref();
 
   try {
-    await stack.provision();
+    const { profile } = await stack.provision();
     // Temporal
     const [host, port] = DEFAULTS.temporalAddress.split(':');
     const dbFile = path.join(DATA_DIR, 'temporal.sqlite');
@@ -58,7 +64,9 @@ async function main(): Promise<void> {
       if (await isListening(host, Number(port))) {
         throw new Error(`port ${port} is already in use: is another "npm start" running? To use that server, set TEMPORAL_ADDRESS=${DEFAULTS.temporalAddress}`);
       }
-      if (stack.provisioned?.temporal?.kind === 'binary') {
+      if (profile === 'server') {
+        log(`starting PostgreSQL and Temporal Server on ${DEFAULTS.temporalAddress} (data in ${path.relative(process.cwd(), SERVER_DATA_DIR)}, no Web UI)`);
+      } else if (stack.provisioned?.temporal?.kind === 'binary') {
         log(
           `starting the Temporal dev server on ${DEFAULTS.temporalAddress} (UI :${settings.temporalUiPort}, histories in ${path.relative(process.cwd(), dbFile)})`,
         );
@@ -70,6 +78,7 @@ async function main(): Promise<void> {
       port: Number(port),
       uiPort: settings.temporalUiPort,
       dbFile,
+      dataDir: SERVER_DATA_DIR,
       logFile: path.join(DATA_DIR, 'logs', 'temporal.log'),
       sdkDownload: true,
     });
@@ -88,13 +97,14 @@ async function main(): Promise<void> {
       logFile: path.join(DATA_DIR, 'logs', 'mongo.log'),
     });
 
-    // Worker. Our own signal handlers decide the order of shutdown, not the SDK's.
-    // The SDK runtime's Prometheus endpoint: WORKER_METRICS_ADDRESS, else a free loopback port that
-    // the API's /metrics reads from, so the Temporal metrics are always there.
+    // Workers. The SDK runtime's Prometheus endpoint: WORKER_METRICS_ADDRESS, else a free loopback
+    // port that the API's /metrics reads from, so the Temporal metrics are always there.
     const metricsAddress = settings.workerMetricsAddress ?? `127.0.0.1:${await freePort()}`;
-    installRuntime({ logLevel: settings.logLevel, shutdownSignals: [], metricsAddress });
     const temporal = temporalSettings();
-    const worker = await stack.startWorker({ mongoDb: settings.mongoDb, log });
+    const { done: workersDone } =
+      profile === 'server'
+        ? await startWorkerProcesses(stack, metricsAddress, () => shuttingDown)
+        : await startInProcessWorker(stack, settings, metricsAddress);
 
     // HTTP API, in this process. Without API_TOKENS, a service and an admin token are made for this run.
     let generated: { service: string; admin: string } | undefined;
@@ -112,6 +122,8 @@ async function main(): Promise<void> {
     log('');
     if (uiUrl) log(`  Temporal Web UI   ${uiUrl}`);
     log(`  Temporal          ${temporal.connectionOptions.address} (namespace ${temporal.namespace}, task queue ${TASK_QUEUE})`);
+    log(`                    ${stack.temporalDescription ?? ''}`);
+    if (profile === 'server') log(`  Workers           ${WORKER_PROCESSES} processes (logs in ${path.relative(process.cwd(), path.join(DATA_DIR, 'logs'))})`);
     log(`  MongoDB           ${mongo.uri} database ${settings.mongoDb} (${mongo.description})`);
     log(`  HTTP API          ${api.url}`);
     if (generated) {
@@ -123,9 +135,9 @@ async function main(): Promise<void> {
     log('  To use this stack from another shell:');
     log(`    export TEMPORAL_ADDRESS=${temporal.connectionOptions.address} MONGODB_URI=${mongo.uri} MONGODB_DB=${settings.mongoDb}`);
     log('  Ctrl-C stops everything.');
-    await worker.running;
+    await workersDone;
     if (!shuttingDown) {
-      await shutdown('worker stopped unexpectedly');
+      await shutdown(profile === 'server' ? 'every worker process stopped unexpectedly' : 'worker stopped unexpectedly');
       process.exit(1);
     }
   } catch (err) {
@@ -133,6 +145,36 @@ async function main(): Promise<void> {
     await shutdown('startup failed');
     process.exit(1);
   }
+}
+
+/** The dev profile: one worker in this process; our own signal handlers decide the order of shutdown, not the SDK's. */
+async function startInProcessWorker(stack: Launcher, settings: AppSettings, metricsAddress: string): Promise<{ done: Promise<void> }> {
+  installRuntime({ logLevel: settings.logLevel, shutdownSignals: [], metricsAddress });
+  const worker = await stack.startWorker({ mongoDb: settings.mongoDb, log });
+  return { done: worker.running };
+}
+
+/**
+ * The server profile: the product's worker as processes on the task queue, as deployed. Each has
+ * its own metrics port; the API's /metrics reads the first one's. Settles when every one has exited.
+ */
+async function startWorkerProcesses(stack: Launcher, metricsAddress: string, stopping: () => boolean): Promise<{ done: Promise<void> }> {
+  const exits: Promise<void>[] = [];
+  for (let i = 1; i <= WORKER_PROCESSES; i++) {
+    const name = `worker-${i}`;
+    const metrics = i === 1 ? metricsAddress : `127.0.0.1:${await freePort()}`;
+    const { proc, pid } = await stack.startWorkerProcess(name, path.join(DATA_DIR, 'logs', `${name}.log`), {
+      product: true,
+      env: { WORKER_METRICS_ADDRESS: metrics },
+    });
+    log(`${name} polling (pid ${pid})`);
+    exits.push(
+      proc.exited.catch((err: Error) => {
+        if (!stopping()) log(`${name} stopped unexpectedly: ${err.message.split('\n')[0]}; see its log`);
+      }),
+    );
+  }
+  return { done: Promise.all(exits).then(() => undefined) };
 }
 
 main().catch((err: unknown) => {

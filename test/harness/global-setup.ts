@@ -1,6 +1,6 @@
 /**
- * Starts one Temporal dev server and one MongoDB server for the whole run, on free ports, unless
- * TEMPORAL_ADDRESS / MONGODB_URI name servers to use. Each runs under a guard process, so an
+ * Starts one Temporal (the dev server, or with STACK=server Temporal Server on PostgreSQL) and one
+ * MongoDB server for the whole run, on free ports, unless TEMPORAL_ADDRESS / MONGODB_URI name servers to use. Each runs under a guard process, so an
  * interrupted run (Ctrl-C, kill, even kill -9 of jest) leaves no server behind. The dev server
  * serves its Web UI too, on a free port, as TEMPORAL_UI_URL for the browser test; with a server of
  * the user's, TEMPORAL_UI_URL is whatever the user set (or unset: the browser test is skipped).
@@ -20,9 +20,12 @@ export default async function globalSetup(): Promise<void> {
   await stack.provision();
   const given = process.env.TEMPORAL_ADDRESS;
   const temporal = await stack.startTemporal({ address: given, uiPort: 'free' });
+  // Which Temporal the tests run on (test/stack-profile.test.ts checks it is what the profile promises).
+  process.env.B2B_TEST_TEMPORAL = given ? 'external' : stack.provisioned?.profile;
   if (!given) {
-    process.env.TEMPORAL_UI_URL = temporal.uiUrl;
-    say(`Temporal dev server on ${temporal.address}, Web UI ${temporal.uiUrl} (in memory)`);
+    // The server profile serves no Web UI: the browser test is skipped, as for a server of the user's without TEMPORAL_UI_URL.
+    if (temporal.uiUrl) process.env.TEMPORAL_UI_URL = temporal.uiUrl;
+    say(`Temporal on ${temporal.address}, ${stack.temporalDescription}, Web UI ${temporal.uiUrl ?? 'none'}`);
   } else {
     say(`Temporal: ${given} (TEMPORAL_ADDRESS), Web UI: ${process.env.TEMPORAL_UI_URL ?? 'unknown (set TEMPORAL_UI_URL for the browser test)'}`);
   }
