@@ -90,7 +90,7 @@ async function runningStep(c: Checkout) {
   return raw.pendingActivities?.find((a) => a.activityType?.name === STEP_ACTIVITY && a.state === STARTED);
 }
 
-/** Takes A to the moment of the kill: every checkout in its phase on A, B polling beside it, A frozen. */
+/** Brings every checkout to its phase on A, the only worker so far: locked and READY, or held in its first step. */
 async function bringToPhases(all: Checkout[], a: TestWorkerProcess): Promise<void> {
   const held = all.filter((c) => c.phase !== 'locked');
   for (const c of all) {
@@ -99,10 +99,10 @@ async function bringToPhases(all: Checkout[], a: TestWorkerProcess): Promise<voi
   }
   await Promise.all(all.map((c) => checkout.startCheckout(c.cartId)));
   for (const c of all.filter((x) => x.phase === 'locked')) {
-    await eventually(`${c.cartId} waiting for its order`, async () => ((await checkout.getCheckout(c.cartId))?.phase === 'READY' ? true : undefined));
+    await eventually(`${c.cartId} waiting for its order`, async () => ((await checkout.getCheckout(c.cartId))?.phase === 'READY' ? true : undefined), 60000);
   }
   for (const c of held) {
-    const step = await eventually(`${c.cartId} in its first step`, () => runningStep(c));
+    const step = await eventually(`${c.cartId} in its first step`, () => runningStep(c), 60000);
     expect(isIdentityOf(step.lastWorkerIdentity, a)).toBe(true);
   }
 }
