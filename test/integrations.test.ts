@@ -78,7 +78,10 @@ const handleOf = (cartId: string) => env.client.workflow.getHandle(checkoutWorkf
 async function failureOf(cartId: string) {
   const err = await handleOf(cartId)
     .result()
-    .then(() => undefined, (e: unknown) => e);
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
   expect(err).toBeInstanceOf(WorkflowFailedError);
   return findCheckoutError(err);
 }

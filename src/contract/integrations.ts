@@ -82,7 +82,8 @@ export interface StepOutcome {
 export function providerSettingsOf(
   body: unknown,
 ): { settings: HttpProviderSettings | { type: 'builtin' }; problem?: undefined } | { problem: string; field: string } {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { problem: 'the body must be an object { type, url, secret, timeoutMs }', field: 'body' };
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    return { problem: 'the body must be an object { type, url, secret, timeoutMs }', field: 'body' };
   const b = body as Record<string, unknown>;
   const unknown = Object.keys(b).find((k) => !['type', 'url', 'secret', 'timeoutMs'].includes(k));
   if (unknown) return { problem: `unknown field ${unknown}`, field: unknown };

@@ -32,10 +32,10 @@ export class TestProvider {
 
   /** `secret` is what the provider checks with; register the same one unless a test wants it refused. */
   static async start(secret: string, respond: (call: ProviderCall) => Reply): Promise<TestProvider> {
-    let provider: TestProvider | undefined;
-    const server = createServer((req, res) => void provider!.handle(req, res, secret, respond));
+    const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    provider = new TestProvider(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}/checkout-step`);
+    const provider = new TestProvider(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}/checkout-step`);
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => void provider.handle(req, res, secret, respond));
     return provider;
   }
 
