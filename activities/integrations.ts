@@ -99,7 +99,16 @@ function answerText(step: BackgroundStep, totals: Totals): string {
 async function callProvider(provider: IntegrationDoc, body: string, requestId: string): Promise<{ status: number; text: string }> {
   const ctx = Context.current();
   const state = INTEGRATION_STEPS[provider.step];
-  const timeout = AbortSignal.timeout(provider.timeoutMs);
+  // One signal for both ends of a call: its timeout, and the activity's cancellation.
+  const call = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    call.abort();
+  }, provider.timeoutMs);
+  const onCancel = () => call.abort();
+  if (ctx.cancellationSignal.aborted) onCancel();
+  ctx.cancellationSignal.addEventListener('abort', onCancel, { once: true });
   const startedAt = Date.now();
   const beat = () => ctx.heartbeat({ step: state, provider: 'http', waitingMs: Date.now() - startedAt });
   beat();
@@ -111,17 +120,19 @@ async function callProvider(provider: IntegrationDoc, body: string, requestId: s
       body,
       // A redirect would resend the call elsewhere, or drop its body: it is answered as not an answer.
       redirect: 'manual',
-      signal: AbortSignal.any([ctx.cancellationSignal, timeout]),
+      signal: call.signal,
     });
     return { status: res.status, text: await res.text() };
   } catch (err) {
     // Cancelled: the reason is the SDK's CancelledFailure, which reports the activity cancelled.
     if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
-    if (timeout.aborted) throw unavailable(state, `no answer within ${provider.timeoutMs} ms`);
+    if (timedOut) throw unavailable(state, `no answer within ${provider.timeoutMs} ms`);
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     throw unavailable(state, `no answer (${cause?.code ?? cause?.message ?? (err as Error).message})`);
   } finally {
     clearInterval(heartbeats);
+    clearTimeout(timer);
+    ctx.cancellationSignal.removeEventListener('abort', onCancel);
   }
 }
 

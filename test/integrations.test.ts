@@ -5,6 +5,10 @@
  * `GET /carts/:id`, the workflow's result and history, what each provider received.
  */
 import { WorkflowFailedError } from '@temporalio/client';
+import { CancelledFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createCheckoutActivities } from '../activities/checkout';
+import { IntegrationStore } from '../src/db';
 import { randomUUID } from 'node:crypto';
 import { COLLECTIONS, checkoutWorkflowId, type IntegrationStep } from '../src/contract';
 import { findCheckoutError } from '../src/contract/failures';
@@ -267,6 +271,32 @@ test('a call with a wrong signature is rejected by the provider: the checkout fa
     expect(failure).toMatchObject({ errorCode: 'INTEGRATION_REFUSED', message: 'Shipping Cost via http: refused with 401 ({"message":"bad signature"})' });
     expect(p.calls).toEqual([expect.objectContaining({ signatureOk: false, answered: true })]);
     expect((await getCart(cartId)).status).toBe('Active');
+  });
+});
+
+describe('the step activity alone (MockActivityEnvironment)', () => {
+  test('heartbeats while the provider thinks; a cancel aborts the call and leaves the step unfinished', async () => {
+    const store = `store-integ-${randomUUID().slice(0, 8)}`;
+    const p = await provider(() => 'hold');
+    await new IntegrationStore(env.mongo.db).put(store, 'Taxes', { type: 'http', url: p.url, secret: SECRET, timeoutMs: 60000 });
+    const cartId = `cart-${randomUUID()}`;
+    const sessionId = randomUUID();
+    await env.carts.insertOne({ _id: cartId, status: 'Active', webstoreId: store, accountId: 'acct-1', items: [{ sku: 'SKU-1', quantity: 1 }], version: 0 });
+    const activities = createCheckoutActivities({ carts: env.carts, client: env.client });
+    await new MockActivityEnvironment().run(activities.lockCartForCheckout, { cartId, sessionId, workflowId: checkoutWorkflowId(cartId) });
+
+    const mock = new MockActivityEnvironment();
+    const heartbeats: unknown[] = [];
+    mock.on('heartbeat', (d: unknown) => heartbeats.push(d));
+    const step = mock.run(activities.runCheckoutStep, { cartId, sessionId, step: 'Taxes' as const }).catch((e: unknown) => e);
+    await eventually('two heartbeats during the call', async () => (p.calls.length === 1 && heartbeats.length >= 2 ? true : undefined));
+    expect(heartbeats[0]).toEqual({ step: 'Taxes', provider: 'http', waitingMs: expect.any(Number) });
+    mock.cancel();
+    expect(await step).toBeInstanceOf(CancelledFailure);
+    await eventually('the call to be aborted', async () => (p.calls[0].abandoned ? true : undefined));
+    const doc = await env.carts.findOne({ _id: cartId });
+    expect(doc?.checkout).toMatchObject({ nextState: 'Taxes', isProcessing: true });
+    expect(doc?.checkout?.totals).toBeUndefined();
   });
 });
 
