@@ -9,7 +9,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { createHmac } from 'node:crypto';
 import {
   CheckoutError,
-  INTEGRATION_REQUEST_ID_HEADER,
+  INTEGRATION_IDEMPOTENCY_HEADER,
   INTEGRATION_STEPS,
   INTEGRATION_UNAVAILABLE,
   SIGNATURE_HEADER,
@@ -116,7 +116,7 @@ async function callProvider(provider: IntegrationDoc, body: string, requestId: s
   try {
     const res = await fetch(provider.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signBody(body, provider.secret), [INTEGRATION_REQUEST_ID_HEADER]: requestId },
+      headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signBody(body, provider.secret), [INTEGRATION_IDEMPOTENCY_HEADER]: requestId },
       body,
       // A redirect would resend the call elsewhere, or drop its body: it is answered as not an answer.
       redirect: 'manual',

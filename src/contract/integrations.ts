@@ -33,7 +33,7 @@ export const INTEGRATION_SECRET_MAX = 1024;
 export const SIGNATURE_HEADER = 'X-Signature';
 export const SIGNATURE_PREFIX = 'sha256=';
 /** The same on every attempt of one step of one checkout (`<sessionId>:<step>`): a provider can deduplicate retries. */
-export const INTEGRATION_REQUEST_ID_HEADER = 'Idempotency-Key';
+export const INTEGRATION_IDEMPOTENCY_HEADER = 'Idempotency-Key';
 
 export function integrationStepOf(step: BackgroundStep): IntegrationStep | undefined {
   return INTEGRATION_STEP_NAMES.find((name) => INTEGRATION_STEPS[name] === step);
