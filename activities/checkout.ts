@@ -13,6 +13,7 @@ import {
   CheckoutError,
   assertCartId,
   checkoutWorkflowId,
+  integrationStepOf,
   normalizeCancelRequest,
   type CancelCheckoutRequest,
   type CancelInput,
@@ -27,7 +28,8 @@ import {
   type StepResult,
 } from '../src/contract';
 import { toApplicationFailure, toRetryableFailure } from '../src/contract/failures';
-import { CartRepository, computeTotals, type CartDoc } from '../src/db';
+import { CartRepository, IntegrationStore, type CartDoc } from '../src/db';
+import { builtinStep, httpStep, type StepWork } from './integrations';
 
 /**
  * Runs inside runCheckoutStep once the step has begun, before its result is written. A test seam:
@@ -39,6 +41,8 @@ export interface CheckoutActivityDeps {
   carts: Collection<CartDoc>;
   client: Client;
   beforeStep?: StepHook;
+  /** The stores' step providers (default: in the carts' database). */
+  integrations?: IntegrationStore;
 }
 
 /**
@@ -68,7 +72,7 @@ interface ChangeProgress {
 
 // A factory of activities that share their dependencies is exempt from the function length limit.
 // eslint-disable-next-line max-lines-per-function
-export function createCheckoutActivities({ carts, client, beforeStep }: CheckoutActivityDeps) {
+export function createCheckoutActivities({ carts, client, beforeStep, integrations = new IntegrationStore(carts.db) }: CheckoutActivityDeps) {
   const repo = new CartRepository(carts, {
     // Backing off under contention can take seconds: keep heartbeating so it is not taken for a lost worker.
     onContention: (round) => Context.current().heartbeat({ contendedRound: round }),
@@ -100,6 +104,16 @@ export function createCheckoutActivities({ carts, client, beforeStep }: Checkout
     });
   }
 
+  /** The step by the store's provider: its http provider when it registered one, else the builtin calculators. */
+  async function performStep(input: StepInput, doc: CartDoc): Promise<StepWork> {
+    const integrationStep = integrationStepOf(input.step);
+    const provider = integrationStep && doc.webstoreId ? await integrations.get(doc.webstoreId, integrationStep) : null;
+    if (!provider) return builtinStep(input.step, doc.items ?? [], doc.checkout?.totals);
+    const work = await httpStep(provider, doc, input.sessionId);
+    Context.current().log.info('step served by the store', { cartId: doc._id, step: input.step, outcome: work.outcome.answer });
+    return work;
+  }
+
   async function runCheckoutStep(input: StepInput): Promise<StepResult> {
     return asActivity(async () => {
       const begun = await repo.markStep(input.cartId, input.sessionId, input.step, 'begin');
@@ -107,9 +121,9 @@ export function createCheckoutActivities({ carts, client, beforeStep }: Checkout
       // An earlier attempt finished this step; only its completion was lost.
       if (begun.recorded) return { step: input.step, held: true };
       await beforeStep?.(input);
-      const totals = computeTotals(input.step, begun.doc?.items ?? [], begun.doc?.checkout?.totals);
-      const ended = await repo.markStep(input.cartId, input.sessionId, input.step, 'end', totals);
-      return { step: input.step, held: ended.held };
+      const work = await performStep(input, begun.doc);
+      const ended = await repo.markStep(input.cartId, input.sessionId, input.step, 'end', work.totals, work.items);
+      return { step: input.step, held: ended.held, ...(ended.held ? { outcome: work.outcome } : {}) };
     });
   }
 

@@ -5,7 +5,8 @@
  * is 1 when an invariant was violated or a scenario could not run, 0 otherwise. See docs/RELIABILITY.md.
  *
  * --quick: a bounded subset (a worker killed mid-step with a second worker alive, one killed in READY
- * with a restart, a MongoDB outage, a random run of 150 operations) in a few minutes; `npm test` runs it.
+ * with a restart, a MongoDB outage, a store's provider down for 6 s, a random run of 150 operations) in
+ * a few minutes; `npm test` runs it.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -16,6 +17,7 @@ import { say } from './log';
 import { buildReport, printReport, writeReport } from './report';
 import type { Options, ScenarioResult } from './scenario';
 import { randomRun } from './scenarios/random';
+import { providerOutage } from './scenarios/provider-outage';
 import { mongoOutage, stackKill, temporalKill } from './scenarios/servers';
 import { PHASES, scenarioName, workerKill, type Mode, type Phase } from './scenarios/worker-kill';
 import { FaultStack, announce } from './stack';
@@ -59,6 +61,7 @@ function scenarios(a: Args): Scenario[] {
       wk('Taxes', 'second'),
       wk('READY', 'restart'),
       { name: 'mongo-outage', run: (st) => mongoOutage(st, a, 10000) },
+      { name: 'provider-outage', run: (st) => providerOutage(st, a, 6000) },
       { name: 'random', run: (st) => randomRun(st, a) },
     ];
   }
@@ -66,6 +69,7 @@ function scenarios(a: Args): Scenario[] {
     ...PHASES.flatMap((p) => [wk(p, 'second'), wk(p, 'restart')]),
     { name: 'temporal-kill', run: (st) => temporalKill(st, a) },
     { name: 'mongo-outage', run: (st) => mongoOutage(st, a, 15000) },
+    { name: 'provider-outage', run: (st) => providerOutage(st, a, 20000) },
     { name: 'stack-kill', run: (st) => stackKill(st, a) },
     { name: 'random', run: (st) => randomRun(st, a) },
   ];

@@ -88,8 +88,8 @@ export class Traffic {
   }
 
   /** A cart with one item (checkouts of empty carts are refused), both through the API. */
-  async newCart(client = 'setup'): Promise<string> {
-    const created = (await this.admin('POST', `/webstores/${STORE}/carts`, undefined, this.stack.tokens.service)) as { cartId: string };
+  async newCart(client = 'setup', store = STORE): Promise<string> {
+    const created = (await this.admin('POST', `/webstores/${store}/carts`, undefined, this.stack.tokens.service)) as { cartId: string };
     await this.changeItem(client, created.cartId, 'add', `${client}-base`, 1, { key: `base-${created.cartId}`, retryForMs: 60000 });
     return created.cartId;
   }

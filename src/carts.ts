@@ -6,8 +6,8 @@
  */
 import type { Collection, Db } from 'mongodb';
 import { randomUUID } from 'node:crypto';
-import { CheckoutError, type CartItem, type CartView, type ItemChange } from './contract';
-import { CartRepository, Directory, applyChange, cartView, cartsCollection, storeCall, type CartDoc } from './db';
+import { CheckoutError, providerSettingsOf, type CartItem, type CartView, type IntegrationStep, type IntegrationView, type ItemChange } from './contract';
+import { CartRepository, Directory, IntegrationStore, applyChange, cartView, cartsCollection, storeCall, type CartDoc } from './db';
 
 export interface NewCart {
   cartId?: string;
@@ -23,10 +23,12 @@ const DUPLICATE_KEY = 11000;
 export class CartService {
   private readonly repo: CartRepository;
   private readonly directory: Directory;
+  private readonly integrations: IntegrationStore;
 
   constructor(carts: Collection<CartDoc>) {
     this.repo = new CartRepository(carts);
     this.directory = new Directory(carts.db);
+    this.integrations = new IntegrationStore(carts.db);
   }
 
   static forDb(db: Db): CartService {
@@ -102,6 +104,30 @@ export class CartService {
 
   addMember(webstoreId: string, accountId: string) {
     return this.directory.addMember(webstoreId, accountId);
+  }
+
+  // ---- Store integrations (issue 15): the provider of each checkout step of a store.
+
+  /** Registers an http provider for a store's step, or (`{ "type": "builtin" }`) returns the step to builtin. */
+  async saveIntegration(webstoreId: string, step: IntegrationStep, body: unknown): Promise<IntegrationView> {
+    const parsed = providerSettingsOf(body);
+    if (parsed.problem !== undefined) throw new CheckoutError('INVALID_INPUT', parsed.problem, { field: parsed.field });
+    await this.requireStore(webstoreId);
+    return this.integrations.put(webstoreId, step, parsed.settings);
+  }
+
+  async getIntegration(webstoreId: string, step: IntegrationStep): Promise<IntegrationView> {
+    await this.requireStore(webstoreId);
+    return this.integrations.view(webstoreId, step);
+  }
+
+  async removeIntegration(webstoreId: string, step: IntegrationStep): Promise<IntegrationView> {
+    await this.requireStore(webstoreId);
+    return this.integrations.remove(webstoreId, step);
+  }
+
+  private async requireStore(webstoreId: string): Promise<void> {
+    if (!(await this.directory.getStore(webstoreId))) throw new CheckoutError('NOT_FOUND', `Webstore ${webstoreId} was not found.`, { webstoreId });
   }
 
   async ensureIndexes(): Promise<void> {

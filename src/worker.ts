@@ -62,6 +62,10 @@ export async function createCheckoutWorker(options: CheckoutWorkerOptions): Prom
       ...(options.shutdownGraceS !== undefined ? { shutdownGraceTime: options.shutdownGraceS * 1000 } : {}),
       // The bundle carries the same converter for workflow code; this one decodes activity arguments.
       dataConverter,
+      // A cancel reaches a running activity only in a heartbeat's response, and the SDK sends
+      // heartbeats at most every 0.8 × heartbeat timeout (8 s for a step) by default: a step waiting
+      // on a store's provider would go on calling it that long after an add to cart cancelled it.
+      maxHeartbeatThrottleInterval: '1s',
       activities: createActivities({ db: mongo.db, client, ...(options.beforeStep ? { beforeStep: options.beforeStep } : {}) }),
     });
     return {

@@ -66,7 +66,7 @@ describe('runCheckoutStep', () => {
     env.on('heartbeat', (d: unknown) => heartbeats.push(d));
     stepDelays.set(cartId, 1200);
     const result = await env.run(activities.runCheckoutStep, { cartId, sessionId, step: 'Inventory' as const });
-    expect(result).toEqual({ step: 'Inventory', held: true });
+    expect(result).toEqual({ step: 'Inventory', held: true, outcome: { provider: 'builtin', answer: 'available' } });
     expect(heartbeats).toEqual([
       { step: 'Inventory', remainingMs: 1200 },
       { step: 'Inventory', remainingMs: 700 },

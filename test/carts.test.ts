@@ -314,7 +314,11 @@ describe('defect 12: retried steps and cancels', () => {
     await insertForeignCart(env.carts, cartId);
     await repo.lock(lockInput(cartId, `${cartId}:s-s`));
     const step = { cartId, sessionId: `${cartId}:s-s`, step: 'Inventory' as const };
-    expect(await runIn(activityEnv({ attempt: 1 }), activities().runCheckoutStep, step)).toEqual({ step: 'Inventory', held: true });
+    expect(await runIn(activityEnv({ attempt: 1 }), activities().runCheckoutStep, step)).toEqual({
+      step: 'Inventory',
+      held: true,
+      outcome: { provider: 'builtin', answer: 'available' },
+    });
     const afterFirst = await cartOf(cartId);
     expect(await runIn(activityEnv({ attempt: 2 }), activities().runCheckoutStep, step)).toEqual({ step: 'Inventory', held: true });
     const cart = await cartOf(cartId);

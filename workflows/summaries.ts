@@ -15,8 +15,13 @@ export function lockSummary(cartId: string): string {
   return `lock cart ${cartId}`;
 }
 
-export function stepSummary(step: BackgroundStep, cartId: string): string {
-  return `step ${step} for cart ${cartId}`;
+/**
+ * A summary is set when the command is scheduled, before its answer is known: each step's outcome
+ * ("Taxes via http: 777") is therefore named by the summary of the command that follows it (`after`),
+ * the next step or the lease timer, besides its activity's result and the current details.
+ */
+export function stepSummary(step: BackgroundStep, cartId: string, after?: string): string {
+  return `step ${step} for cart ${cartId}${afterText(after)}`;
 }
 
 export function cancelSummary(req: CancelCheckoutRequest): string {
@@ -27,8 +32,12 @@ export function placeOrderSummary(orderId: string, cartId: string): string {
   return `place order ${orderId} for cart ${cartId}`;
 }
 
-export function leaseSummary(cartId: string, leaseMs: number): string {
-  return `lease: hold cart ${cartId} for ${duration(leaseMs)}, until the order or a cancel`;
+export function leaseSummary(cartId: string, leaseMs: number, after?: string): string {
+  return `lease: hold cart ${cartId} for ${duration(leaseMs)}, until the order or a cancel${afterText(after)}`;
+}
+
+function afterText(after: string | undefined): string {
+  return after ? `, after ${after}` : '';
 }
 
 export function cartItemsSummary(req: { cartId: string; change?: { op?: string; sku?: string; quantity?: number } }): string {
@@ -47,6 +56,8 @@ export interface DetailsContext {
   failure?: { type: string; message: string };
   /** Signals whose argument could not be decoded (the view lists the last ones). */
   rejectedSignalCount?: number;
+  /** The outcome of each completed step, in order ("Taxes via http: 777"). */
+  steps?: string[];
 }
 
 /**
@@ -70,6 +81,7 @@ export function checkoutDetails(view: CheckoutView, ctx: DetailsContext): string
     const c = view.cancelRequested;
     lines.push(`**cancel requested**: reason ${c.reason}${c.requestedBy ? `, by ${c.requestedBy}` : ''}`);
   }
+  if (ctx.steps?.length) lines.push(`**steps** ${ctx.steps.join(' · ')}`);
   if (view.orderId) lines.push(`**order** ${view.orderId}`);
   if (view.outcome) lines.push(`**outcome** ${view.outcome}`);
   if (ctx.failure) lines.push(`**failed** ${ctx.failure.type}: ${ctx.failure.message}`);

@@ -18,7 +18,8 @@ async function phaseOf(run: ScenarioRun, cartId: string): Promise<string | undef
   }
 }
 
-async function guarded(run: ScenarioRun, body: () => Promise<void>): Promise<ScenarioResult> {
+/** Runs a scenario's body; a body that throws is reported as the scenario's error, and the invariants are checked all the same. */
+export async function guarded(run: ScenarioRun, body: () => Promise<void>): Promise<ScenarioResult> {
   say(`${run.name}: ${run.description}`);
   let error: unknown;
   try {

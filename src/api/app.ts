@@ -21,6 +21,7 @@ import { checkoutRoutes } from './routes/checkout';
 import type { RouteContext } from './routes/context';
 import { directoryRoutes } from './routes/directory';
 import { healthRoutes } from './routes/health';
+import { integrationRoutes } from './routes/integrations';
 import { itemRoutes } from './routes/items';
 
 export interface ApiDeps {
@@ -69,6 +70,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   };
   healthRoutes(app, { temporal: deps.temporal, carts: ctx.carts, metrics });
   directoryRoutes(app, ctx);
+  integrationRoutes(app, ctx);
   cartRoutes(app, ctx);
   itemRoutes(app, ctx);
   checkoutRoutes(app, ctx);

@@ -18,6 +18,10 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   IDEMPOTENCY_KEY_REUSED: 7,
   RATE_LIMITED: 8,
   UNAVAILABLE: 9,
+  // Store integrations (issue 15): a provider refused a checkout step.
+  INSUFFICIENT_INVENTORY: 10,
+  PRICE_NOT_FOUND: 11,
+  INTEGRATION_REFUSED: 12,
 };
 /** Configuration, connection, timeout and unexpected errors. */
 export const EXIT_FAILURE = 1;

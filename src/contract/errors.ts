@@ -13,6 +13,10 @@ export const ERROR_CODES = {
   IDEMPOTENCY_KEY_REUSED: 422,
   RATE_LIMITED: 429,
   UNAVAILABLE: 503,
+  // ---- Store integrations (issue 15): a provider's refusal ends the checkout with one of these.
+  INSUFFICIENT_INVENTORY: 409,
+  PRICE_NOT_FOUND: 400,
+  INTEGRATION_REFUSED: 409,
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;
 
@@ -20,7 +24,17 @@ export type ErrorCode = keyof typeof ERROR_CODES;
  * Business errors: final answers, never retried, so every activity lists them in
  * nonRetryableErrorTypes. UNAVAILABLE and RATE_LIMITED are transient and stay retryable.
  */
-export const BUSINESS_ERROR_TYPES: ErrorCode[] = ['INVALID_OPERATION', 'INSUFFICIENT_ACCESS', 'NOT_FOUND', 'CHECKOUT_CONFLICT', 'INVALID_INPUT'];
+export const BUSINESS_ERROR_TYPES: ErrorCode[] = [
+  'INVALID_OPERATION',
+  'INSUFFICIENT_ACCESS',
+  'NOT_FOUND',
+  'CHECKOUT_CONFLICT',
+  'INVALID_INPUT',
+  // Store integrations (issue 15): a provider's refusal is a final answer too.
+  'INSUFFICIENT_INVENTORY',
+  'PRICE_NOT_FOUND',
+  'INTEGRATION_REFUSED',
+];
 
 /** The first detail of every business ApplicationFailure. */
 export interface ErrorDetails {
@@ -87,3 +101,11 @@ export class CartContendedError extends Error {
     this.name = 'CartContendedError';
   }
 }
+
+// ---- Added by the store integrations (issue 15).
+/**
+ * A store's provider did not answer usefully (no answer within its timeout, a connection error, a
+ * 5xx, 408 or 429, an answer that is not the contract's JSON). Transient: the step activity fails
+ * with this retryable type (not in BUSINESS_ERROR_TYPES) and Temporal tries again after its backoff.
+ */
+export const INTEGRATION_UNAVAILABLE = 'INTEGRATION_UNAVAILABLE';

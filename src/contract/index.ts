@@ -9,3 +9,4 @@ export * from './names';
 export * from './types';
 export * from './errors';
 export * from './validation';
+export * from './integrations';

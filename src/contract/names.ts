@@ -63,6 +63,9 @@ export const COLLECTIONS = {
   memberships: 'memberships',
   /** Round trips of the stack probe (health checks). */
   probes: 'probes',
+  // Added by the store integrations (issue 15).
+  /** The http providers stores registered, one document per store and step (`_id` = `<webstoreId>|<step>`). */
+  storeIntegrations: 'store_integrations',
 } as const;
 
 /** Search attributes the project registers (name → type). */

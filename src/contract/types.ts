@@ -3,6 +3,7 @@
  * query answers, cart statuses and checkout states. Plain JSON objects, so fields can be added later
  * and services in any language can send and read them.
  */
+import type { StepOutcome } from './integrations';
 
 export const CART_STATUSES = ['Active', 'Checkout', 'Closed', 'PendingDelete'] as const;
 export type CartStatus = (typeof CART_STATUSES)[number];
@@ -152,6 +153,8 @@ export interface StepResult {
   step: BackgroundStep;
   /** False when this session no longer holds the cart (cancelled, closed, superseded): nothing was written. */
   held: boolean;
+  /** Which provider served the step and what it answered (store integrations, issue 15); absent when nothing ran. */
+  outcome?: StepOutcome;
 }
 
 export interface CancelInput {

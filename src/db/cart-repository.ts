@@ -119,11 +119,12 @@ export class CartRepository {
    * Marks a background step as processing (`begin`), or finished with its totals (`end`). A session
    * that no longer holds the cart (cancelled, closed, superseded) changes nothing and gets
    * `held: false`. A step already recorded (`recorded: true`) is neither begun nor ended again: a
-   * retried activity whose first attempt finished the step must not leave it processing.
+   * retried activity whose first attempt finished the step must not leave it processing. `items`
+   * (Confirm Price's repriced lines) are written with the end, in the same write.
    */
-  async markStep(cartId: string, sessionId: string, step: BackgroundStep, phase: 'begin' | 'end', totals?: Totals): Promise<StepMark> {
+  async markStep(cartId: string, sessionId: string, step: BackgroundStep, phase: 'begin' | 'end', totals?: Totals, items?: CartItem[]): Promise<StepMark> {
     assertCartId(cartId);
-    return this.compareAndSet(cartId, (doc) => decideStep(doc, sessionId, step, phase, totals));
+    return this.compareAndSet(cartId, (doc) => decideStep(doc, sessionId, step, phase, totals, items));
   }
 
   /**

@@ -10,6 +10,7 @@ import {
   CheckoutError,
   type BackgroundStep,
   type CancelInput,
+  type CartItem,
   type ItemChange,
   type LockInput,
   type PlaceOrderInput,
@@ -106,8 +107,19 @@ export async function decideLock(doc: CartDoc, input: LockInput, holderIsLive?: 
   return { write: { $set: { status: 'Checkout', checkout: session } }, result: (w) => w };
 }
 
-/** A step begun (processing) or ended (with its totals) by the session that holds the cart. */
-export function decideStep(doc: CartDoc, sessionId: string, step: BackgroundStep, phase: 'begin' | 'end', totals?: Totals): Decision<StepMark> {
+/**
+ * A step begun (processing) or ended (with its totals, and for Confirm Price the repriced items) by
+ * the session that holds the cart. The items can be written here: a cart in Checkout changes only
+ * through the session that holds it (an item change cancels it first), and the write is fenced on it.
+ */
+export function decideStep(
+  doc: CartDoc,
+  sessionId: string,
+  step: BackgroundStep,
+  phase: 'begin' | 'end',
+  totals?: Totals,
+  items?: CartItem[],
+): Decision<StepMark> {
   const session = doc.checkout;
   if (doc.status !== 'Checkout' || session?.sessionId !== sessionId) return { result: { held: false, recorded: false, doc } };
   if (session.state === step) return { result: { held: true, recorded: true, doc } };
@@ -119,7 +131,7 @@ export function decideStep(doc: CartDoc, sessionId: string, step: BackgroundStep
     };
   }
   return {
-    write: { $set: { 'checkout.state': step, 'checkout.isProcessing': false, ...(totals ? { 'checkout.totals': totals } : {}) } },
+    write: { $set: { 'checkout.state': step, 'checkout.isProcessing': false, ...(totals ? { 'checkout.totals': totals } : {}), ...(items ? { items } : {}) } },
     result: (w) => ({ held: true, recorded: true, doc: w }),
   };
 }

@@ -22,8 +22,9 @@ export { cartsCollection, ensureCartIndexes, sessionsCollection } from './cart-c
 export { cartProblem } from './cart-problems';
 export { CartRepository, casBackoffMs, type CartRepositoryOptions } from './cart-repository';
 export { applyChange } from './items';
-export { DEFAULT_UNIT_PRICE_CENTS, computeTotals } from './totals';
+export { DEFAULT_UNIT_PRICE_CENTS, computeTotals, unitPriceOf } from './totals';
 export * from './directory';
+export * from './integrations';
 export * from './idempotency';
 export * from './mongo';
 export * from './unavailable';

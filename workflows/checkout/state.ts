@@ -18,6 +18,8 @@ import {
   MESSAGES,
   cartIdProblem,
   normalizeCancelRequest,
+  stepOutcomeText,
+  type BackgroundStep,
   type CancelCheckoutRequest,
   type CancelOutcome,
   type CheckoutInput,
@@ -26,6 +28,7 @@ import {
   type LockResult,
   type PlaceOrderResult,
   type RejectedSignal,
+  type StepOutcome,
 } from '../../src/contract';
 import { businessError, lockLostFailure, workflowFailureOf } from '../../src/contract/failures';
 import type { UndecodablePayload } from '../payload-converter';
@@ -190,6 +193,17 @@ export class Checkout {
   setPhase(phase: CheckoutView['phase']): void {
     this.view.phase = phase;
     this.show();
+  }
+
+  /** A background step completed: its state, and what it answered for operators (not a command). */
+  stepCompleted(step: BackgroundStep, outcome: StepOutcome | undefined): void {
+    if (outcome) this.details.steps = [...(this.details.steps ?? []), stepOutcomeText(step, outcome)];
+    this.setState(step);
+  }
+
+  /** The last completed step's outcome, for the summary of the command that follows it. */
+  get lastOutcome(): string | undefined {
+    return this.details.steps?.at(-1);
   }
 
   setState(state: CheckoutView['state']): void {

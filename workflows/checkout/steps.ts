@@ -25,7 +25,9 @@ const retry: ActivityOptions['retry'] = {
   initialInterval: '200ms',
   backoffCoefficient: 2,
   maximumInterval: '10s',
-  // Business errors are final; only transient failures (MongoDB unreachable, worker lost) are retried.
+  // Business errors (a store provider's refusal too) are final; only transient failures (MongoDB
+  // unreachable, worker lost, a store's provider not answering) are retried, with no attempt limit:
+  // a checkout waits out an outage until its buyer or a service cancels it.
   nonRetryableErrorTypes: BUSINESS_ERROR_TYPES,
 };
 
@@ -33,6 +35,8 @@ const retry: ActivityOptions['retry'] = {
 // that died under one (they heartbeat while they back off under contention), so a retry runs within
 // seconds instead of after the whole start-to-close timeout.
 const activities = proxyActivities<Activities>({ startToCloseTimeout: '30s', heartbeatTimeout: '5s', retry });
+// A step may call the store's provider: each call is cut off by its own timeout (at most
+// INTEGRATION_TIMEOUT_MS.max, a minute), well inside start-to-close, and heartbeats while it waits.
 const { runCheckoutStep } = proxyActivities<Activities>({ startToCloseTimeout: '10m', heartbeatTimeout: '10s', retry });
 
 export function lockCart(c: Checkout): Promise<LockResult> {
@@ -44,7 +48,8 @@ export function lockCart(c: Checkout): Promise<LockResult> {
 }
 
 function runStep(c: Checkout, step: BackgroundStep): Promise<StepResult> {
-  return runCheckoutStep.executeWithOptions({ summary: stepSummary(step, c.cartId) }, [{ cartId: c.cartId, sessionId: c.sessionId, step }]);
+  const summary = stepSummary(step, c.cartId, c.lastOutcome);
+  return runCheckoutStep.executeWithOptions({ summary }, [{ cartId: c.cartId, sessionId: c.sessionId, step }]);
 }
 
 function placeOrder(c: Checkout, orderId: string): Promise<PlaceOrderResult> {
@@ -72,7 +77,7 @@ export async function runBackgroundSteps(c: Checkout): Promise<StepsEnd> {
           log.warn('the cart lock was taken from this checkout while its steps ran', { cartId: c.cartId });
           return { lockLost: true };
         }
-        c.setState(step);
+        c.stepCompleted(step, result.outcome);
       }
       return {};
     });

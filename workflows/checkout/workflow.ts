@@ -36,7 +36,7 @@ async function run(c: Checkout): Promise<CheckoutResult> {
 
   // 3. Hold the lock until the buyer orders, someone cancels, or the lease runs out.
   c.setPhase('READY');
-  const decided = await condition(() => c.decision.first !== undefined, c.leaseMs, { summary: leaseSummary(c.cartId, c.leaseMs) });
+  const decided = await condition(() => c.decision.first !== undefined, c.leaseMs, { summary: leaseSummary(c.cartId, c.leaseMs, c.lastOutcome) });
   if (!decided) c.requestCancel({ reason: 'EXPIRED', requestedBy: 'lease' });
 
   // 4. An order that came first is placed, if every step completed; otherwise the checkout is cancelled.
