@@ -108,9 +108,17 @@ export async function createCheckoutWorker(options: CheckoutWorkerOptions): Prom
 }
 
 /**
- * A versioned worker: it takes only tasks routed to its version. Every workflow is PINNED by default:
- * a run stays on the version it started on, so a deploy never replays a running checkout on new code
- * (workflows may still say so themselves, see setWorkflowOptions in workflows/).
+ * A versioned worker: it takes only tasks routed to its version, and every workflow it starts is PINNED
+ * to that version. Set here, not per workflow with setWorkflowOptions: the server refuses a workflow
+ * task that names a behavior from an unversioned worker (WORKER_VERSIONING=off, the tests' workers).
+ * - checkoutWorkflow lives up to its 30 min lease: it finishes on the code it started on, so a deploy
+ *   never replays a running checkout on new code. A fix that must reach running checkouts is the
+ *   exception: patched() and a recorded history (docs/DEPLOY.md).
+ * - cartItemsWorkflow lives seconds (at most its 2 min activity timeout), far less than the checkouts
+ *   that keep the old version's workers up anyway, so pinning it costs nothing. AUTO_UPGRADE would move
+ *   a running change onto the new version's worker, which must then replay it: every edit of it would
+ *   need patched() and a recorded history, for no gain.
+ * - probeWorkflow: one activity, likewise.
  */
 function versionedWorker(d: WorkerDeploymentSettings) {
   return {

@@ -1,5 +1,5 @@
 /** cartItemsWorkflow: one item change (add, set quantity, remove), run durably as an activity. */
-import { proxyActivities, setWorkflowOptions, upsertSearchAttributes } from '@temporalio/workflow';
+import { proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { BUSINESS_ERROR_TYPES, type CartItemsRequest, type CartItemsResult } from '../src/contract';
 import { cartItemsSummary } from './summaries';
@@ -13,11 +13,6 @@ const { changeCartItems } = proxyActivities<Activities>({
   retry: { initialInterval: '200ms', maximumInterval: '10s', nonRetryableErrorTypes: BUSINESS_ERROR_TYPES },
 });
 
-// PINNED, not AUTO_UPGRADE: an item change lives seconds (at most its 2 min activity timeout), far
-// shorter than the checkouts that keep the old version's workers up anyway, so pinning costs nothing.
-// AUTO_UPGRADE would move a running change onto the new version's worker mid-run, which must then replay
-// it: every edit of this file would need patched() and a recorded history, for no gain.
-setWorkflowOptions({ versioningBehavior: 'PINNED' }, cartItemsWorkflow);
 export async function cartItemsWorkflow(req: CartItemsRequest): Promise<CartItemsResult> {
   if (typeof req?.cartId === 'string' && req.cartId.length > 0 && req.cartId.length <= 128) {
     upsertSearchAttributes({ CartId: [req.cartId] });

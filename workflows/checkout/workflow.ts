@@ -6,7 +6,7 @@
  * The story is below; what the checkout knows is in state.ts, its messages in handlers.ts, its
  * chapters and activity calls in steps.ts, the patches that keep old histories replaying in patches.ts.
  */
-import { condition, patched, setWorkflowOptions } from '@temporalio/workflow';
+import { condition, patched } from '@temporalio/workflow';
 import type { CheckoutInput, CheckoutResult } from '../../src/contract';
 import { leaseSummary } from '../summaries';
 import { registerHandlers } from './handlers';
@@ -14,10 +14,6 @@ import { LOCK_LOST_PATCH, ORDER_WAITS_FOR_STEPS_PATCH } from './patches';
 import { Checkout } from './state';
 import { cancelTheCheckout, lockCart, placeTheOrder, runBackgroundSteps } from './steps';
 
-// A checkout lives up to its 30 min lease: it finishes on the worker version it started on (Worker
-// Deployment Versioning), so a deploy never replays it on new code. A fix that must reach running
-// checkouts is the exception: patched() and a recorded history (docs/DEPLOY.md).
-setWorkflowOptions({ versioningBehavior: 'PINNED' }, checkoutWorkflow);
 export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutResult> {
   const checkout = new Checkout(input);
   registerHandlers(checkout);
