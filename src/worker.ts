@@ -6,14 +6,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities, type StepHook } from '../activities';
-import {
-  ConfigError,
-  appSettings,
-  configErrorLine,
-  temporalSettings,
-  type TemporalSettings,
-  type WorkerDeploymentSettings,
-} from './config';
+import { ConfigError, appSettings, configErrorLine, temporalSettings, type TemporalSettings, type WorkerDeploymentSettings } from './config';
 import { TASK_QUEUE } from './contract';
 import { PAYLOAD_CONVERTER_PATH, dataConverter } from './data-converter';
 import { cartsCollection, ensureCartIndexes, connectMongo, type MongoConnection } from './db';

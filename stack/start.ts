@@ -169,12 +169,7 @@ async function startInProcessWorker(stack: Launcher, settings: AppSettings, metr
  * The server profile: the product's worker as processes on the task queue, as deployed. Each has
  * its own metrics port; the API's /metrics reads the first one's. Settles when every one has exited.
  */
-async function startWorkerProcesses(
-  stack: Launcher,
-  settings: AppSettings,
-  metricsAddress: string,
-  stopping: () => boolean,
-): Promise<{ done: Promise<void> }> {
+async function startWorkerProcesses(stack: Launcher, settings: AppSettings, metricsAddress: string, stopping: () => boolean): Promise<{ done: Promise<void> }> {
   const exits: Promise<void>[] = [];
   for (let i = 1; i <= WORKER_PROCESSES; i++) {
     const name = `worker-${i}`;

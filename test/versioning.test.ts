@@ -102,13 +102,9 @@ test('a checkout stays on the version it started on; after B is made current new
   // version on each completion), pinned.
   const oldTasks = await workflowTasksOf(checkoutWorkflowId(oldCart));
   expect(oldTasks.length).toBeGreaterThan(2);
-  expect(new Set(oldTasks.map((t) => JSON.stringify(t)))).toEqual(
-    new Set([JSON.stringify({ buildId: versionA.buildId, deploymentName, behavior: PINNED })]),
-  );
+  expect(new Set(oldTasks.map((t) => JSON.stringify(t)))).toEqual(new Set([JSON.stringify({ buildId: versionA.buildId, deploymentName, behavior: PINNED })]));
   const newTasks = await workflowTasksOf(checkoutWorkflowId(newCart));
-  expect(new Set(newTasks.map((t) => JSON.stringify(t)))).toEqual(
-    new Set([JSON.stringify({ buildId: versionB.buildId, deploymentName, behavior: PINNED })]),
-  );
+  expect(new Set(newTasks.map((t) => JSON.stringify(t)))).toEqual(new Set([JSON.stringify({ buildId: versionB.buildId, deploymentName, behavior: PINNED })]));
   const itemTasks = await workflowTasksOf(cartItemsWorkflowId(oldCart, requestId));
   expect(itemTasks.map((t) => t.buildId)).toEqual(itemTasks.map(() => versionB.buildId));
 
