@@ -130,6 +130,8 @@ async function main(): Promise<void> {
     log(`  Temporal          ${temporal.connectionOptions.address} (namespace ${temporal.namespace}, task queue ${TASK_QUEUE})`);
     log(`                    ${stack.temporalDescription ?? ''}`);
     if (profile === 'server') log(`  Workers           ${WORKER_PROCESSES} processes (logs in ${path.relative(process.cwd(), path.join(DATA_DIR, 'logs'))})`);
+    const version = settings.workerDeployment;
+    log(`  Worker version    ${version ? `${version.deploymentName}.${version.buildId} (docs/DEPLOY.md)` : 'unversioned (WORKER_VERSIONING=off)'}`);
     log(`  MongoDB           ${mongo.uri} database ${settings.mongoDb} (${mongo.description})`);
     log(`  HTTP API          ${api.url}`);
     if (generated) {
