@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import type { WorkerDeploymentVersion } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
+import { CheckoutClient } from '../src/client';
 import { cartItemsWorkflowId, checkoutWorkflowId } from '../src/contract';
 import { describeRouting, setCurrentVersion } from '../src/deployment';
 import { createCheckoutWorker, type CheckoutWorker } from '../src/worker';
@@ -115,4 +116,35 @@ test('a checkout stays on the version it started on; after B is made current new
   });
   expect(carts.find((d) => d._id === oldCart)).toMatchObject({ status: 'Active', items: expect.arrayContaining([expect.objectContaining({ sku: 'SKU-2' })]) });
   expect(carts.find((d) => d._id === newCart)).toMatchObject({ status: 'Closed' });
+});
+
+test('the first deploy: a checkout started before the new deployment has a current version runs once the worker makes its own current', async () => {
+  // Another deployment on another task queue: a deployment with no version current yet.
+  const taskQueue = `${env.taskQueue}-first`;
+  const first: WorkerDeploymentVersion = { deploymentName: `${deploymentName}-first`, buildId: '1.0.0' };
+  const checkout = new CheckoutClient({ client: env.client, carts: env.carts, taskQueue });
+  const w = await createCheckoutWorker({
+    temporal: env.temporal,
+    mongoUri: env.mongoUri,
+    mongoDb: env.mongoDb,
+    taskQueue,
+    workflowBundle: env.bundle,
+    deployment: { ...first, setCurrent: 'never' },
+  });
+  workers.push(w);
+  running.push(w.worker.run());
+  expect(await w.setCurrentVersion()).toEqual({ kind: 'not-asked' });
+
+  const cartId = newCartId('first');
+  await insertForeignCart(env.carts, cartId);
+  const started = checkout.startCheckout(cartId);
+  // Nothing runs it yet: the run waits for a version to be current.
+  await eventually('the checkout run to exist', async () => ((await checkout.runningRunId(cartId)) ? true : undefined));
+  expect((await env.carts.findOne({ _id: cartId }))?.status).toBe('Active');
+
+  expect(await setCurrentVersion(env.client, first, 'if-none')).toEqual({ kind: 'made-current', previous: undefined });
+  await started;
+  expect(await versioningOf(checkoutWorkflowId(cartId))).toEqual({ buildId: first.buildId, behavior: PINNED });
+  await checkout.placeOrder(cartId);
+  expect((await env.carts.findOne({ _id: cartId }))?.status).toBe('Closed');
 });
