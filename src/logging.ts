@@ -38,7 +38,17 @@ function replacer(_key: string, value: unknown): unknown {
   if (typeof value === 'bigint') return value.toString();
   if (value instanceof Error) {
     const cause = (value as { cause?: unknown }).cause;
-    return { name: value.name, message: value.message, stack: value.stack, ...(cause !== undefined ? { cause } : {}) };
+    // A gRPC status (Temporal) or a driver code (MongoDB) is what tells one failure from another.
+    const code = (value as { code?: unknown }).code;
+    const details = (value as { details?: unknown }).details;
+    return {
+      name: value.name,
+      message: value.message,
+      ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}),
+      ...(typeof details === 'string' ? { details } : {}),
+      stack: value.stack,
+      ...(cause !== undefined ? { cause } : {}),
+    };
   }
   return value;
 }

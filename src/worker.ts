@@ -9,7 +9,7 @@ import { createActivities, type StepHook } from '../activities';
 import { ConfigError, appSettings, configErrorLine, temporalSettings, type TemporalSettings, type WorkerDeploymentSettings } from './config';
 import { TASK_QUEUE } from './contract';
 import { PAYLOAD_CONVERTER_PATH, dataConverter } from './data-converter';
-import { cartsCollection, ensureCartIndexes, connectMongo, type MongoConnection } from './db';
+import { cartsCollection, ensureCartIndexes, connectMongo, type MongoConnection, type MongoEventLog } from './db';
 import { describeOutcome, setCurrentVersion, type SetCurrentOutcome } from './deployment';
 import { appLogger, jsonRuntimeLogger, sdkLogLevel, type Write } from './logging';
 import { ensureSearchAttributes } from './temporal';
@@ -35,6 +35,8 @@ export interface CheckoutWorkerOptions {
    */
   deployment?: WorkerDeploymentSettings;
   log?: (line: string) => void;
+  /** Where the MongoDB connection reports outages and driver restarts (src/db/mongo.ts). */
+  mongoLog?: MongoEventLog;
   /** Test seam only (slowing the steps of chosen checkouts); the product never sets it. */
   beforeStep?: StepHook;
 }
@@ -54,7 +56,7 @@ export interface CheckoutWorker {
 
 export async function createCheckoutWorker(options: CheckoutWorkerOptions): Promise<CheckoutWorker> {
   const log = options.log ?? (() => undefined);
-  const mongo = await connectMongo(options.mongoUri, options.mongoDb);
+  const mongo = await connectMongo(options.mongoUri, options.mongoDb, options.mongoLog ? { log: options.mongoLog } : {});
   const connection = await Connection.connect(options.temporal.connectionOptions);
   const nativeConnection = await NativeConnection.connect(options.temporal.connectionOptions);
   try {
@@ -177,6 +179,7 @@ export async function runWorkerProcess(extra: Pick<CheckoutWorkerOptions, 'befor
     mongoUri: settings.mongoUri,
     mongoDb: settings.mongoDb,
     log: (line) => log.info(line),
+    mongoLog: log,
     shutdownGraceS: settings.workerShutdownGraceS,
     ...(settings.workflowBundlePath ? { workflowBundle: { codePath: settings.workflowBundlePath } } : {}),
     ...(settings.workerDeployment ? { deployment: settings.workerDeployment } : {}),

@@ -13,6 +13,7 @@ import { installRuntime } from '../src/worker';
 import { Launcher } from './launcher';
 import { DATA_DIR } from './paths';
 import { freePort, isListening } from './ports';
+import { pasteLine } from './walkthrough';
 import { elapsed, log } from './progress';
 
 /** The server profile runs the worker as this many processes, as a deployment would. */
@@ -129,6 +130,8 @@ async function main(): Promise<void> {
     if (uiUrl) log(`  Temporal Web UI   ${uiUrl}`);
     log(`  Temporal          ${temporal.connectionOptions.address} (namespace ${temporal.namespace}, task queue ${TASK_QUEUE})`);
     log(`                    ${stack.temporalDescription ?? ''}`);
+    const cli = stack.provisioned?.temporal;
+    if (cli?.kind === 'binary') log(`  temporal CLI      ${path.relative(process.cwd(), cli.path) || cli.path}`);
     if (profile === 'server') log(`  Workers           ${WORKER_PROCESSES} processes (logs in ${path.relative(process.cwd(), path.join(DATA_DIR, 'logs'))})`);
     const version = settings.workerDeployment;
     log(`  Worker version    ${version ? `${version.deploymentName}.${version.buildId} (docs/DEPLOY.md)` : 'unversioned (WORKER_VERSIONING=off)'}`);
@@ -140,8 +143,10 @@ async function main(): Promise<void> {
       log(`    admin    ${generated.admin}`);
     }
     log('');
-    log('  To use this stack from another shell:');
-    log(`    export TEMPORAL_ADDRESS=${temporal.connectionOptions.address} MONGODB_URI=${mongo.uri} MONGODB_DB=${settings.mongoDb}`);
+    log('  Next: the walkthrough in README.md (section "Walkthrough"). In another shell, in this folder, paste:');
+    log(
+      `    ${pasteLine({ api: api.url, tokens: generated, temporal: temporal.connectionOptions.address, mongoUri: mongo.uri, mongoDb: settings.mongoDb, cli: stack.provisioned?.temporal })}`,
+    );
     log('  Ctrl-C stops everything.');
     await workersDone;
     if (!shuttingDown) {

@@ -5,13 +5,14 @@
  */
 import { appSettings } from '../src/config';
 import { connectMongo } from '../src/db/mongo';
+import { appLogger } from '../src/logging';
 import { runWorkerProcess, workerProcessFailed } from '../src/worker';
 import { stepDelaysFromCollection } from './step-delay';
 
 async function main(): Promise<void> {
   const settings = appSettings();
   if (!settings.mongoUri) throw new Error('MONGODB_URI is not set');
-  const mongo = await connectMongo(settings.mongoUri, settings.mongoDb);
+  const mongo = await connectMongo(settings.mongoUri, settings.mongoDb, { log: appLogger('step-delays', settings.logLevel) });
   try {
     await runWorkerProcess({ beforeStep: stepDelaysFromCollection(mongo.db) });
   } finally {

@@ -12,7 +12,6 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { CheckoutClient } from '../src/client';
 import { checkoutWorkflowId } from '../src/contract';
@@ -23,6 +22,7 @@ import { temporalSettings } from '../src/config';
 import { cartsCollection, connectMongo, type MongoConnection } from '../src/db';
 import { eventually, insertForeignCart, newCartId } from './harness/env';
 import { runsOf } from './harness/history';
+import { ensureNamespace } from './harness/worker-processes';
 
 const NAMESPACE = 'b2b-checkout-test-worker-process';
 const dist = path.join(__dirname, '..', 'dist');
@@ -39,18 +39,8 @@ beforeAll(async () => {
   mongoDb = process.env.MONGODB_DB ?? 'b2b_checkout_test';
   mongo = await connectMongo(process.env.MONGODB_URI, mongoDb);
   connection = await Connection.connect(temporalSettings().connectionOptions);
-  // A namespace of its own, made once (re-running the test reuses it); usable once the server describes it.
-  await connection.workflowService
-    .registerNamespace({ namespace: NAMESPACE, workflowExecutionRetentionPeriod: msToTs('1 day') })
-    .catch((err: { code?: number }) => {
-      if (err.code !== 6) throw err; // ALREADY_EXISTS
-    });
-  await eventually('the namespace', () =>
-    connection.workflowService.describeNamespace({ namespace: NAMESPACE }).then(
-      () => true,
-      () => undefined,
-    ),
-  );
+  // A namespace of its own, made once (re-running the test reuses it).
+  await ensureNamespace(connection, NAMESPACE);
   client = new Client({ connection, namespace: NAMESPACE, dataConverter });
   bundleDir = mkdtempSync(path.join(os.tmpdir(), 'b2b-bundle-'));
 });

@@ -83,7 +83,8 @@ export function registerErrorHandlers(app: FastifyInstance, log?: (entry: Record
   app.setErrorHandler((err: FastifyError | Error, req, reply) => {
     const { status, errorCode, message, retryAfterS } = describeError(err);
     if (status >= 500) {
-      log?.({ level: status === 503 ? 'warn' : 'error', msg: 'request failed', reqId: req.id, error: String(err), stack: err.stack });
+      // The whole error, its cause chain too: a 500 is a case nobody foresaw, and the cause says which.
+      log?.({ level: status === 503 ? 'warn' : 'error', msg: 'request failed', reqId: req.id, error: err });
     }
     if (retryAfterS) void reply.header('retry-after', String(retryAfterS));
     void reply.status(status).send([{ errorCode, message }]);

@@ -3,11 +3,10 @@
  * TEMPORAL_ADDRESS (envconfig) and MONGODB_URI, with the tokens of API_TOKENS. `npm start` runs the
  * same API in-process beside the worker.
  */
-import { MongoClient } from 'mongodb';
 import { CheckoutClient } from '../client';
 import { ConfigError, appSettings, configErrorLine, temporalSettings, type AppSettings } from '../config';
 import { CartService } from '../carts';
-import { IdempotencyStore, cartsCollection } from '../db';
+import { IdempotencyStore, cartsCollection, connectMongo } from '../db';
 import { formatLine } from '../logging';
 import { connectClient } from '../temporal';
 import { buildApi, type FastifyInstance } from './app';
@@ -27,10 +26,19 @@ export async function startApi(
   const temporal = temporalSettings();
   const client = await connectClient(temporal);
   // A short server selection timeout: during a MongoDB outage callers get 503 within seconds, not a hang.
-  const mongoClient = new MongoClient(mongoUri, { serverSelectionTimeoutMS: settings.apiMongoTimeoutMs, appName: 'b2b-checkout-api' });
-  const mongo = { db: mongoClient.db(settings.mongoDb), close: () => mongoClient.close() };
+  const mongoLog = {
+    info: (msg: string, fields = {}) => log({ level: 'info', msg, ...fields }),
+    warn: (msg: string, fields = {}) => log({ level: 'warn', msg, ...fields }),
+  };
+  const mongo = await connectMongo(mongoUri, settings.mongoDb, {
+    serverSelectionTimeoutMS: settings.apiMongoTimeoutMs,
+    appName: 'b2b-checkout-api',
+    log: mongoLog,
+  }).catch(async (err: unknown) => {
+    await client.connection.close().catch(() => undefined);
+    throw err;
+  });
   try {
-    await mongoClient.connect();
     await CartService.forDb(mongo.db).ensureIndexes();
     await new IdempotencyStore(mongo.db, settings.idempotencyTtlS).ensureIndexes();
     const checkout = new CheckoutClient({ client, carts: cartsCollection(mongo.db), leaseMs: settings.checkoutLeaseMs, taskQueue: options.taskQueue });

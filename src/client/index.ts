@@ -1,5 +1,5 @@
 /** The client library for services (see ./checkout-client). */
 export { CheckoutClient } from './checkout-client';
-export { asCheckoutError, transientTemporalError, unavailableDependency, waitExpired, type Unavailable } from './temporal-errors';
+export { asCheckoutError, transientTemporalError, unavailableDependency, waitEndedWithoutOutcome, waitExpired, type Unavailable } from './temporal-errors';
 export type { NewCart } from '../carts';
 export type * from './types';

@@ -3,7 +3,7 @@
  * joins the change still running or answers the result of the one that completed, never a second
  * change.
  */
-import { WorkflowExecutionAlreadyStartedError, isGrpcDeadlineError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import {
   CART_ITEMS_WORKFLOW_TYPE,
@@ -19,7 +19,7 @@ import {
 import { findCheckoutError } from '../contract/failures';
 import type { cartItemsWorkflow } from '../../workflows';
 import { cartItemsSummary } from '../../workflows/summaries';
-import { withCodes } from './temporal-errors';
+import { waitEndedWithoutOutcome, withCodes } from './temporal-errors';
 import type { ItemChangeAnswer, ItemChangeOptions, ItemChangeResult, TemporalTarget } from './types';
 
 interface StartedChange {
@@ -35,7 +35,7 @@ export async function changeItems(target: TemporalTarget, cartId: string, change
 
 /**
  * The same change, waiting at most `waitMs` for its result. When the change has been started but
- * not finished by then, it answers `{ accepted: true, requestId }`: the change completes durably,
+ * not finished by then (or the wait for its result fails on the way), it answers `{ accepted: true, requestId }`: the change completes durably,
  * and calling again with the same request id answers its result. A start that does not get through
  * by the deadline fails as it is (a gRPC deadline error): the change may or may not have started,
  * and a retry with the same request id is safe either way.
@@ -54,7 +54,7 @@ export async function changeItemsWithin(
     const result = await client.withDeadline(deadline, () => started.result());
     return { ...result, requestId: started.requestId };
   } catch (err) {
-    if (!isGrpcDeadlineError(err)) throw err;
+    if (!waitEndedWithoutOutcome(err)) throw err;
     return { cartId, accepted: true, requestId: started.requestId, workflowId: started.workflowId };
   }
 }

@@ -3,7 +3,7 @@
  * and the entry points: a dependency that can't be reached or did not answer in time is transient
  * (503 / exit 9, retry), a refused rate is RATE_LIMITED, a business failure is its CheckoutError.
  */
-import { WorkflowUpdateRPCTimeoutOrCancelledError, isGrpcServiceError } from '@temporalio/client';
+import { ServiceError, WorkflowUpdateRPCTimeoutOrCancelledError, isGrpcServiceError } from '@temporalio/client';
 import { CheckoutError } from '../contract';
 import { findCheckoutError } from '../contract/failures';
 import { isMongoUnavailable } from '../db';
@@ -35,6 +35,17 @@ export function unavailableDependency(err: unknown): Unavailable | undefined {
 export function waitExpired(err: unknown): boolean {
   const down = unavailableDependency(err);
   return down?.what === 'Temporal' && down.why === 'no-answer';
+}
+
+/**
+ * A wait for the result of a workflow that Temporal had already accepted ended without that result:
+ * the deadline ran out, or the result's long poll failed on the way (any gRPC failure; a fault run
+ * saw one that was neither a deadline nor UNAVAILABLE while the dev server was loaded). The work goes
+ * on durably either way, so the caller answers "accepted", not an error. The workflow's own failure
+ * (WorkflowFailedError) is not this: it is the outcome.
+ */
+export function waitEndedWithoutOutcome(err: unknown): boolean {
+  return waitExpired(err) || err instanceof ServiceError;
 }
 
 /**

@@ -39,7 +39,7 @@ export interface TestEnv {
   close(): Promise<void>;
 }
 
-export async function setupTestEnv(name: string, options: { ownDatabase?: boolean } = {}): Promise<TestEnv> {
+export async function setupTestEnv(name: string, options: { ownDatabase?: boolean; taskQueue?: string } = {}): Promise<TestEnv> {
   quietRuntime();
   const mongoUri = process.env.MONGODB_URI;
   // A database of its own lets a file assert that a whole collection stayed unchanged.
@@ -51,7 +51,8 @@ export async function setupTestEnv(name: string, options: { ownDatabase?: boolea
   const mongo = await connectMongo(mongoUri, mongoDb);
   const carts = cartsCollection(mongo.db);
   // Each test file has its own task queue, so workers of files running in parallel never share work.
-  const taskQueue = `b2b-checkout-test-${name}-${randomUUID().slice(0, 8)}`;
+  // (The README walkthrough's file takes the product's queue, which no other file polls.)
+  const taskQueue = options.taskQueue ?? `b2b-checkout-test-${name}-${randomUUID().slice(0, 8)}`;
   const bundle = await bundleCheckoutWorkflows();
   const workers: CheckoutWorker[] = [];
   const stepDelays = new Map<string, number>();

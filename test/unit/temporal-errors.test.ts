@@ -6,7 +6,7 @@
 import { ServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { MongoNetworkError } from 'mongodb';
-import { asCheckoutError, transientTemporalError, unavailableDependency, waitExpired } from '../../src/client';
+import { asCheckoutError, transientTemporalError, unavailableDependency, waitEndedWithoutOutcome, waitExpired } from '../../src/client';
 import { CheckoutError } from '../../src/contract';
 
 /** What @grpc/grpc-js rejects with: an Error with a numeric code, details and metadata. */
@@ -48,4 +48,18 @@ test('a business failure anywhere in the chain is its CheckoutError', () => {
   const err = asCheckoutError(new ServiceError('update failed', { cause: failure }));
   expect(err).toBeInstanceOf(CheckoutError);
   expect(err).toMatchObject({ errorCode: 'INVALID_OPERATION', message: 'closed', details: { cartId: 'c1' } });
+});
+
+test.each([
+  ['a deadline', new ServiceError('slow', { cause: grpcError(4, 'deadline exceeded') }), true],
+  [
+    'a result poll that failed on the way (INTERNAL)',
+    new ServiceError('Failed to get Workflow execution history', { cause: grpcError(13, 'RST_STREAM') }),
+    true,
+  ],
+  ['Temporal unreachable after the start', new ServiceError('down', { cause: grpcError(14, 'connection refused') }), true],
+  ['the workflow failed with a business error', new CheckoutError('INVALID_OPERATION', "A closed cart can't be changed."), false],
+  ['a bug', new TypeError('x is undefined'), false],
+])('a wait for an accepted workflow that ended with %s: accepted = %s', (_what, err, accepted) => {
+  expect(waitEndedWithoutOutcome(err)).toBe(accepted);
 });
