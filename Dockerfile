@@ -44,5 +44,12 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 ENV WORKFLOW_BUNDLE_PATH=/app/dist/workflow-bundle.js
 
+# The image's version (`--build-arg VERSION=1.4.0`, or a git commit): the worker's Worker Deployment
+# build id unless WORKER_BUILD_ID says otherwise. Each image whose workflow code differs needs its own
+# (docs/DEPLOY.md). Empty: the version in package.json.
+ARG VERSION=""
+ENV B2B_CHECKOUT_VERSION=${VERSION}
+LABEL org.opencontainers.image.version=${VERSION}
+
 USER node
 CMD ["node", "dist/src/worker.js"]

@@ -5,7 +5,10 @@
  */
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
+import { DEFAULT_WORKER_DEPLOYMENT_NAME } from './contract';
 import { LOG_LEVELS } from './logging';
+// tsc copies package.json into dist/ beside the compiled code, so this works in the image too.
+import { version as PACKAGE_VERSION } from '../package.json';
 
 export const DEFAULTS = {
   temporalAddress: '127.0.0.1:7233',
@@ -19,6 +22,7 @@ export const DEFAULTS = {
   apiMongoTimeoutMs: 3_000,
   idempotencyTtlS: 24 * 60 * 60,
   workerShutdownGraceS: 30,
+  workerDeploymentName: DEFAULT_WORKER_DEPLOYMENT_NAME,
 } as const;
 
 export interface TemporalSettings {
@@ -71,6 +75,26 @@ export interface AppSettings {
   workerShutdownGraceS: number;
   /** WORKFLOW_BUNDLE_PATH: a workflow bundle made at build time (the image's); unset = bundle workflows/ at start. */
   workflowBundlePath: string | undefined;
+
+  // Worker Deployment Versioning (docs/DEPLOY.md).
+  /** The worker's deployment version; undefined with WORKER_VERSIONING=off (an unversioned worker). */
+  workerDeployment: WorkerDeploymentSettings | undefined;
+}
+
+/** When a worker makes its own version the deployment's current one (WORKER_SET_CURRENT). */
+export type SetCurrentMode = 'if-none' | 'always' | 'never';
+const SET_CURRENT_MODES: readonly SetCurrentMode[] = ['if-none', 'always', 'never'];
+
+export interface WorkerDeploymentSettings {
+  /** WORKER_DEPLOYMENT_NAME (default b2b-checkout). */
+  deploymentName: string;
+  /** WORKER_BUILD_ID; default the image's version (B2B_CHECKOUT_VERSION, baked in by the Dockerfile), else package.json's. */
+  buildId: string;
+  /**
+   * WORKER_SET_CURRENT; undefined when unset, and then the entry point decides: a worker process
+   * `if-none` (the first deploy only), `npm start` `always` (its workers are the only ones).
+   */
+  setCurrent: SetCurrentMode | undefined;
 }
 
 export type ApiRole = 'service' | 'admin';
@@ -96,7 +120,39 @@ export function appSettings(env: Env = process.env): AppSettings {
     // Worker process (docs/docker.md).
     workerShutdownGraceS: positiveInt(env, 'WORKER_SHUTDOWN_GRACE_S', DEFAULTS.workerShutdownGraceS),
     workflowBundlePath: nonEmpty(env.WORKFLOW_BUNDLE_PATH),
+
+    // Worker Deployment Versioning (docs/DEPLOY.md).
+    workerDeployment: workerDeployment(env),
   };
+}
+
+function workerDeployment(env: Env): WorkerDeploymentSettings | undefined {
+  const versioning = oneOf(env, 'WORKER_VERSIONING', ['on', 'off'] as const) ?? 'on';
+  const deploymentName = versionPart(env, 'WORKER_DEPLOYMENT_NAME', DEFAULTS.workerDeploymentName);
+  const buildId = versionPart(env, 'WORKER_BUILD_ID', nonEmpty(env.B2B_CHECKOUT_VERSION) ?? PACKAGE_VERSION);
+  const setCurrent = oneOf(env, 'WORKER_SET_CURRENT', SET_CURRENT_MODES);
+  return versioning === 'off' ? undefined : { deploymentName, buildId, setCurrent };
+}
+
+/**
+ * A deployment name or build id. Temporal joins them as `<deployment>.<buildId>`, so a deployment
+ * name may not contain a dot; both are kept to characters that are safe in a shell and a URL.
+ */
+function versionPart(env: Env, name: 'WORKER_DEPLOYMENT_NAME' | 'WORKER_BUILD_ID', fallback: string): string {
+  const raw = nonEmpty(env[name]) ?? fallback;
+  const allowed = name === 'WORKER_DEPLOYMENT_NAME' ? /^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$/ : /^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$/;
+  if (!allowed.test(raw)) {
+    const chars = name === 'WORKER_DEPLOYMENT_NAME' ? 'letters, digits, _ and -' : 'letters, digits, . _ + and -';
+    throw new ConfigError(`${name} must be 1-200 ${chars}, starting with a letter or digit, got "${raw}"`);
+  }
+  return raw;
+}
+
+function oneOf<T extends string>(env: Env, name: string, values: readonly T[]): T | undefined {
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return undefined;
+  if (!(values as readonly string[]).includes(raw)) throw new ConfigError(`${name} must be one of ${values.join(', ')}, got "${raw}"`);
+  return raw as T;
 }
 
 /** `token=role,token=role` with roles service and admin; tokens of at least 16 characters. */

@@ -3,9 +3,13 @@
  * curl). Exits 0 when healthy, 1 with one line saying why otherwise.
  *   api     GET /healthz on API_PORT answers 200 (Temporal and MongoDB reachable from the API).
  *   worker  the SDK's metrics on WORKER_METRICS_ADDRESS show pollers on the task queue, which only a
- *           worker that connected to Temporal and started polling reports.
+ *           worker that connected to Temporal and started polling reports; and a versioned worker's
+ *           deployment has a current version (new checkouts reach some worker: on a first deploy, once
+ *           the worker has made its own version current).
  */
-import { appSettings } from './config';
+import { Client, Connection } from '@temporalio/client';
+import { appSettings, temporalSettings, type WorkerDeploymentSettings } from './config';
+import { describeRouting } from './deployment';
 
 const TIMEOUT_MS = 4000;
 
@@ -27,6 +31,21 @@ export function pollerCount(metrics: string): number {
     .reduce((sum, line) => sum + (Number(line.trim().split(/\s+/).pop()) || 0), 0);
 }
 
+/** The worker's version and the deployment's current one; throws while the deployment has none. */
+async function versionLine(d: WorkerDeploymentSettings): Promise<string> {
+  const temporal = temporalSettings();
+  const connection = await Connection.connect({ ...temporal.connectionOptions, connectTimeout: TIMEOUT_MS });
+  try {
+    const client = new Client({ connection, namespace: temporal.namespace });
+    const routing = await connection.withDeadline(Date.now() + TIMEOUT_MS, () => describeRouting(client, d.deploymentName));
+    const current = routing?.current;
+    if (!current) throw new Error(`worker: deployment ${d.deploymentName} has no current version yet (this worker is ${d.buildId}; docs/DEPLOY.md)`);
+    return `version ${d.deploymentName}.${d.buildId} (current: ${current.buildId})`;
+  } finally {
+    await connection.close();
+  }
+}
+
 export async function check(what: string): Promise<string> {
   const settings = appSettings();
   if (what === 'api') {
@@ -42,7 +61,8 @@ export async function check(what: string): Promise<string> {
     if (status !== 200) throw new Error(`worker: ${url} answered ${status}`);
     const pollers = pollerCount(body);
     if (pollers <= 0) throw new Error('worker: no pollers yet (not connected to Temporal, or not started)');
-    return `worker: ${pollers} pollers`;
+    if (!settings.workerDeployment) return `worker: ${pollers} pollers (unversioned)`;
+    return `worker: ${pollers} pollers, ${await versionLine(settings.workerDeployment)}`;
   }
   throw new Error(`usage: healthcheck.js worker|api (got "${what}")`);
 }

@@ -6,10 +6,11 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities, type StepHook } from '../activities';
-import { ConfigError, appSettings, configErrorLine, temporalSettings, type TemporalSettings } from './config';
+import { ConfigError, appSettings, configErrorLine, temporalSettings, type TemporalSettings, type WorkerDeploymentSettings } from './config';
 import { TASK_QUEUE } from './contract';
 import { PAYLOAD_CONVERTER_PATH, dataConverter } from './data-converter';
 import { cartsCollection, ensureCartIndexes, connectMongo, type MongoConnection, type MongoEventLog } from './db';
+import { describeOutcome, setCurrentVersion, type SetCurrentOutcome } from './deployment';
 import { appLogger, jsonRuntimeLogger, sdkLogLevel, type Write } from './logging';
 import { ensureSearchAttributes } from './temporal';
 
@@ -28,6 +29,11 @@ export interface CheckoutWorkerOptions {
    * them; the SDK's default is 0: cancelled at once. Seconds.
    */
   shutdownGraceS?: number;
+  /**
+   * The worker's Worker Deployment version, and when it makes that version current (WORKER_SET_CURRENT;
+   * `if-none` when unset). Unset: an unversioned worker.
+   */
+  deployment?: WorkerDeploymentSettings;
   log?: (line: string) => void;
   /** Where the MongoDB connection reports outages and driver restarts (src/db/mongo.ts). */
   mongoLog?: MongoEventLog;
@@ -39,6 +45,11 @@ export interface CheckoutWorker {
   worker: Worker;
   client: Client;
   mongo: MongoConnection;
+  /**
+   * With a deployment: makes the worker's version current as its WORKER_SET_CURRENT says, and logs
+   * what it did. Call after worker.run() has started (Temporal knows a version once its worker polls).
+   */
+  setCurrentVersion(signal?: AbortSignal): Promise<SetCurrentOutcome>;
   /** Closes the connections; call after worker.run() has returned. */
   close(): Promise<void>;
 }
@@ -67,11 +78,20 @@ export async function createCheckoutWorker(options: CheckoutWorkerOptions): Prom
       // on a store's provider would go on calling it that long after an add to cart cancelled it.
       maxHeartbeatThrottleInterval: '1s',
       activities: createActivities({ db: mongo.db, client, ...(options.beforeStep ? { beforeStep: options.beforeStep } : {}) }),
+      ...(options.deployment ? { workerDeploymentOptions: versionedWorker(options.deployment) } : {}),
     });
+    const deployment = options.deployment;
     return {
       worker,
       client,
       mongo,
+      async setCurrentVersion(signal) {
+        if (!deployment) return { kind: 'not-asked' };
+        const version = { deploymentName: deployment.deploymentName, buildId: deployment.buildId };
+        const outcome = await setCurrentVersion(client, version, deployment.setCurrent ?? 'if-none', { identity: worker.options.identity, signal });
+        log(describeOutcome(version, outcome));
+        return outcome;
+      },
       async close() {
         await nativeConnection.close();
         await connection.close();
@@ -84,6 +104,27 @@ export async function createCheckoutWorker(options: CheckoutWorkerOptions): Prom
     await mongo.close().catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * A versioned worker: it takes only tasks routed to its version, and every workflow it starts is PINNED
+ * to that version. Set here, not per workflow with setWorkflowOptions: the server refuses a workflow
+ * task that names a behavior from an unversioned worker (WORKER_VERSIONING=off, the tests' workers).
+ * - checkoutWorkflow lives up to its 30 min lease: it finishes on the code it started on, so a deploy
+ *   never replays a running checkout on new code. A fix that must reach running checkouts is the
+ *   exception: patched() and a recorded history (docs/DEPLOY.md).
+ * - cartItemsWorkflow lives seconds (at most its 2 min activity timeout), far less than the checkouts
+ *   that keep the old version's workers up anyway, so pinning it costs nothing. AUTO_UPGRADE would move
+ *   a running change onto the new version's worker, which must then replay it: every edit of it would
+ *   need patched() and a recorded history, for no gain.
+ * - probeWorkflow: one activity, likewise.
+ */
+function versionedWorker(d: WorkerDeploymentSettings) {
+  return {
+    useWorkerVersioning: true as const,
+    version: { deploymentName: d.deploymentName, buildId: d.buildId },
+    defaultVersioningBehavior: 'PINNED' as const,
+  };
 }
 
 /** Bundles workflows/ with the project's payload converter, keeping webpack's module listing out of the log. */
@@ -145,6 +186,7 @@ export async function runWorkerProcess(extra: Pick<CheckoutWorkerOptions, 'befor
     mongoLog: log,
     shutdownGraceS: settings.workerShutdownGraceS,
     ...(settings.workflowBundlePath ? { workflowBundle: { codePath: settings.workflowBundlePath } } : {}),
+    ...(settings.workerDeployment ? { deployment: settings.workerDeployment } : {}),
     ...extra,
   });
   log.info(`polling task queue ${TASK_QUEUE}`, {
@@ -155,10 +197,19 @@ export async function runWorkerProcess(extra: Pick<CheckoutWorkerOptions, 'befor
     shutdownGraceS: settings.workerShutdownGraceS,
     workflowBundle: settings.workflowBundlePath ?? 'bundled at start',
     ...(settings.workerMetricsAddress ? { metrics: `http://${settings.workerMetricsAddress}/metrics` } : {}),
+    deploymentVersion: settings.workerDeployment ? `${settings.workerDeployment.deploymentName}.${settings.workerDeployment.buildId}` : 'unversioned',
+  });
+  const running = w.worker.run();
+  const stopped = new AbortController();
+  const versionSet = w.setCurrentVersion(stopped.signal).catch((err: unknown) => {
+    // The worker keeps serving its version (pinned runs, and new ones once an operator makes it current).
+    if (!stopped.signal.aborted) log.error(err instanceof Error ? err.message : String(err));
   });
   try {
-    await w.worker.run();
+    await running;
   } finally {
+    stopped.abort();
+    await versionSet;
     await w.close();
   }
   log.info('stopped');

@@ -243,9 +243,14 @@ export class Launcher {
   async startWorker(options: Omit<CheckoutWorkerOptions, 'temporal' | 'mongoUri'>): Promise<InProcessWorker> {
     const w = await createCheckoutWorker({ temporal: temporalSettings(), mongoUri: this.mongoUri(), ...options });
     const running = w.worker.run();
+    // A versioned worker makes its version current as its options say, logging the outcome.
+    const stopped = new AbortController();
+    const versionSet = w.setCurrentVersion(stopped.signal).catch((err: Error) => options.log?.(err.message));
     this.onStop('worker', async () => {
+      stopped.abort();
       if (w.worker.getState() === 'RUNNING') w.worker.shutdown();
       await running.catch(() => undefined);
+      await versionSet;
       await w.close();
     });
     return { ...w, running };

@@ -18,6 +18,12 @@ import { elapsed, log } from './progress';
 
 /** The server profile runs the worker as this many processes, as a deployment would. */
 const WORKER_PROCESSES = 2;
+/**
+ * The workers `npm start` runs are the only ones of their deployment: each start makes their version
+ * current (unless WORKER_SET_CURRENT says otherwise), so a new package version on an old `.data/`
+ * still gets the new checkouts. Checkouts pinned to an older version wait for a worker of it (docs/DEPLOY.md).
+ */
+const NPM_START_SET_CURRENT = 'always';
 /** The server profile's PostgreSQL cluster and Temporal Server config for `npm start`. */
 const SERVER_DATA_DIR = path.join(DATA_DIR, 'temporal-server');
 
@@ -104,7 +110,7 @@ async function main(): Promise<void> {
     const temporal = temporalSettings();
     const { done: workersDone } =
       profile === 'server'
-        ? await startWorkerProcesses(stack, metricsAddress, () => shuttingDown)
+        ? await startWorkerProcesses(stack, settings, metricsAddress, () => shuttingDown)
         : await startInProcessWorker(stack, settings, metricsAddress);
 
     // HTTP API, in this process. Without API_TOKENS, a service and an admin token are made for this run.
@@ -127,6 +133,8 @@ async function main(): Promise<void> {
     const cli = stack.provisioned?.temporal;
     if (cli?.kind === 'binary') log(`  temporal CLI      ${path.relative(process.cwd(), cli.path) || cli.path}`);
     if (profile === 'server') log(`  Workers           ${WORKER_PROCESSES} processes (logs in ${path.relative(process.cwd(), path.join(DATA_DIR, 'logs'))})`);
+    const version = settings.workerDeployment;
+    log(`  Worker version    ${version ? `${version.deploymentName}.${version.buildId} (docs/DEPLOY.md)` : 'unversioned (WORKER_VERSIONING=off)'}`);
     log(`  MongoDB           ${mongo.uri} database ${settings.mongoDb} (${mongo.description})`);
     log(`  HTTP API          ${api.url}`);
     if (generated) {
@@ -155,7 +163,12 @@ async function main(): Promise<void> {
 /** The dev profile: one worker in this process; our own signal handlers decide the order of shutdown, not the SDK's. */
 async function startInProcessWorker(stack: Launcher, settings: AppSettings, metricsAddress: string): Promise<{ done: Promise<void> }> {
   installRuntime({ logLevel: settings.logLevel, shutdownSignals: [], metricsAddress });
-  const worker = await stack.startWorker({ mongoDb: settings.mongoDb, log });
+  const deployment = settings.workerDeployment;
+  const worker = await stack.startWorker({
+    mongoDb: settings.mongoDb,
+    log,
+    ...(deployment ? { deployment: { ...deployment, setCurrent: deployment.setCurrent ?? NPM_START_SET_CURRENT } } : {}),
+  });
   return { done: worker.running };
 }
 
@@ -163,14 +176,14 @@ async function startInProcessWorker(stack: Launcher, settings: AppSettings, metr
  * The server profile: the product's worker as processes on the task queue, as deployed. Each has
  * its own metrics port; the API's /metrics reads the first one's. Settles when every one has exited.
  */
-async function startWorkerProcesses(stack: Launcher, metricsAddress: string, stopping: () => boolean): Promise<{ done: Promise<void> }> {
+async function startWorkerProcesses(stack: Launcher, settings: AppSettings, metricsAddress: string, stopping: () => boolean): Promise<{ done: Promise<void> }> {
   const exits: Promise<void>[] = [];
   for (let i = 1; i <= WORKER_PROCESSES; i++) {
     const name = `worker-${i}`;
     const metrics = i === 1 ? metricsAddress : `127.0.0.1:${await freePort()}`;
     const { proc, pid } = await stack.startWorkerProcess(name, path.join(DATA_DIR, 'logs', `${name}.log`), {
       product: true,
-      env: { WORKER_METRICS_ADDRESS: metrics },
+      env: { WORKER_METRICS_ADDRESS: metrics, WORKER_SET_CURRENT: settings.workerDeployment?.setCurrent ?? NPM_START_SET_CURRENT },
     });
     log(`${name} polling (pid ${pid})`);
     exits.push(

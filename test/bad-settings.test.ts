@@ -18,6 +18,10 @@ const badSettings = [
   { setting: 'API_PORT', value: 'http' },
   { setting: 'LOG_LEVEL', value: 'loud' },
   { setting: 'WORKER_SHUTDOWN_GRACE_S', value: '-1' },
+  { setting: 'WORKER_VERSIONING', value: 'maybe' },
+  { setting: 'WORKER_DEPLOYMENT_NAME', value: 'b2b.checkout' },
+  { setting: 'WORKER_BUILD_ID', value: 'has space' },
+  { setting: 'WORKER_SET_CURRENT', value: 'sometimes' },
 ];
 
 function run(file: string, env: Record<string, string>) {

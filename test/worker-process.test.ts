@@ -71,6 +71,9 @@ test('the built worker loads a prebuilt bundle, turns healthy once it polls, and
     WORKFLOW_BUNDLE_PATH: bundlePath,
     WORKER_METRICS_ADDRESS: `127.0.0.1:${await freePort()}`,
     WORKER_SHUTDOWN_GRACE_S: '30',
+    // Versioned, as in the image; the only worker of its namespace, so its version is made current even
+    // when a run on a kept server (TEMPORAL_ADDRESS) with another package version left that one current.
+    WORKER_SET_CURRENT: 'always',
   };
   const worker = spawn(process.execPath, [path.join(dist, 'stack', 'worker-process.js')], { env: workerEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

@@ -79,3 +79,8 @@ export const SEARCH_ATTRIBUTES = {
 // which the client, the HTTP API and the CLI each defaulted to with their own literal.
 /** The reason recorded on a cancel that names none. */
 export const DEFAULT_CANCEL_REASON = 'REQUESTED';
+
+// ---- Added by the deploy change (issue 11): the Worker Deployment the workers join by default, which
+// the worker's settings, the deploy procedure (docs/DEPLOY.md) and operators' commands name.
+/** The default Worker Deployment name (WORKER_DEPLOYMENT_NAME); a version is `<name>.<buildId>`. */
+export const DEFAULT_WORKER_DEPLOYMENT_NAME = 'b2b-checkout';

@@ -50,8 +50,9 @@ export class WorkerProcesses {
   /** Starts one and answers once it polls its task queue. */
   async start(name: string): Promise<TestWorkerProcess> {
     const { proc, pid } = await this.launcher.startWorkerProcess(name, path.join(this.logDir, `${name}.log`), {
-      // No metrics endpoint: two workers on one machine would need a port each.
-      env: { TEMPORAL_NAMESPACE: this.namespace, MONGODB_DB: this.mongoDb, WORKER_METRICS_ADDRESS: undefined, LOG_LEVEL: 'info' },
+      // No metrics endpoint: two workers on one machine would need a port each. The only workers of their
+      // namespace: they make their version current even when a run on a kept server left another one current.
+      env: { TEMPORAL_NAMESPACE: this.namespace, MONGODB_DB: this.mongoDb, WORKER_METRICS_ADDRESS: undefined, LOG_LEVEL: 'info', WORKER_SET_CURRENT: 'always' },
     });
     if (pid < 0) throw new Error(`${name}: the worker process's PID was not found`);
     return { name, pid, proc };
