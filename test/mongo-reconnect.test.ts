@@ -55,6 +55,17 @@ async function connect(uri: string, lines: Line[], stallMs?: number): Promise<Mo
 }
 
 /** The document, once a read reaches the server; undefined (to wait on) while it fails. */
+/** True once a write reaches the server; undefined (to wait on) while it fails. An upsert: a server with its data back already has the probe. */
+async function writeProbe(c: MongoConnection): Promise<true | undefined> {
+  return c.db
+    .collection('probe')
+    .replaceOne({ _id: 'p' as never }, { at: new Date() }, { upsert: true })
+    .then(
+      () => true as const,
+      () => undefined,
+    );
+}
+
 async function readBack(c: MongoConnection): Promise<true | undefined> {
   try {
     return (await c.db.collection('probe').findOne({ _id: 'p' as never })) ? true : undefined;
@@ -73,18 +84,8 @@ async function readBack(c: MongoConnection): Promise<true | undefined> {
   server = undefined;
   await eventually('the outage in the log', async () => lines.find((l) => l.msg === 'MongoDB server unreachable') ?? (await readBack(conn!), undefined));
   server = await startServer(port);
-  // A memory-backed server starts empty: write the probe again once the client reaches it.
-  await eventually(
-    'a write after the restart',
-    async () =>
-      await conn!.db
-        .collection('probe')
-        .insertOne({ _id: 'p' as never })
-        .then(
-          () => true,
-          () => undefined,
-        ),
-  );
+  // A memory-backed server starts empty: the probe is written again once the client reaches it.
+  await eventually('a write after the restart', () => writeProbe(conn!));
   await eventually('the recovery in the log', async () => lines.find((l) => l.msg === 'MongoDB server reachable again'));
   expect(lines.find((l) => l.msg === 'MongoDB server unreachable')?.level).toBe('warn');
   expect(await readBack(conn)).toBe(true);
@@ -105,17 +106,7 @@ async function readBack(c: MongoConnection): Promise<true | undefined> {
   // An operation that fails on the network marks the server Unknown; only a monitor's check finds it again.
   expect(await readBack(conn)).toBeUndefined();
   server = await startServer(port);
-  await eventually(
-    'a write after the restart',
-    async () =>
-      await conn!.db
-        .collection('probe')
-        .insertOne({ _id: 'p' as never })
-        .then(
-          () => true,
-          () => undefined,
-        ),
-  );
+  await eventually('a write after the restart', () => writeProbe(conn!));
   expect(await readBack(conn)).toBe(true);
   expect(lines.map((l) => l.msg)).toContain('MongoDB driver monitor stalled: reconnecting the client');
 });
