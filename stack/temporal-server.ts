@@ -15,7 +15,12 @@ export interface DevServerOptions {
   readyTimeoutMs?: number;
   /** Dynamic config values (`key=value`) instead of the defaults below: how the benchmark measures a setting. */
   dynamicConfig?: string[];
+  /** SQLite pragmas (`name=value`) for the dbFile instead of SQLITE_PRAGMAS: how the benchmark measures them. */
+  sqlitePragmas?: string[];
 }
+
+/** The pragmas the dev server opens its SQLite file with (npm start): see startTemporalDevServer. */
+export const SQLITE_PRAGMAS = ['synchronous=FULL'];
 
 export interface DevServer {
   address: string;
@@ -33,7 +38,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
     // SQLite driver's default synchronous level. FULL syncs the journal and the file in every commit,
     // and the server replies to a signal or an activity completion only after its commit, so what it
     // acknowledged survives a crash of the process and of the machine. Said here, not left to the driver build.
-    args.push('--sqlite-pragma', 'synchronous=FULL');
+    for (const pragma of options.sqlitePragmas ?? SQLITE_PRAGMAS) args.push('--sqlite-pragma', pragma);
   }
   // The dev server's one history shard loads queued tasks 20 times a second by default: up to 50 ms
   // per hop. Faster loading and eager activity dispatch cut a cancel from ~92 to ~18 ms p50 (docs/PERFORMANCE.md).

@@ -16,7 +16,7 @@ import { Readings, type Ctx, type SdkWindow } from '../context';
 import { pingSignal, pingUpdate, progressQuery, stopSignal, type benchFloorWorkflow } from '../floor-workflow';
 import { cancelTimeline, summarizeTimelines, type CancelTimeline, type TimelineSummary } from '../history';
 import { say } from '../log';
-import type { CpuShare } from '../probes';
+import type { CpuMs, CpuShare } from '../probes';
 import { ACCOUNT } from '../stack';
 import { round, summarize, type Summary } from '../stats';
 import { isActive } from '../watcher';
@@ -35,7 +35,8 @@ export interface Cell {
   firstError?: string;
   cpu?: CpuShare;
   /** CPU time one operation cost each process (ms): the CPU shares over the measured windows / samples. */
-  cpuMsPerOp?: { benchProcess: number; temporalServer?: number; mongoServer?: number };
+  /** CPU time per operation (ms): the bench process (worker, API, load), Temporal, its PostgreSQL (server profile), MongoDB. */
+  cpuMsPerOp?: CpuMs;
   sdk?: SdkWindow;
   /** From the workflow histories of a sample of the cancels (server timestamps). */
   timeline?: TimelineSummary;
@@ -67,6 +68,7 @@ function cell(samples: Sample[], errors: string[], readings: Readings, rounds: n
           cpuMsPerOp: {
             benchProcess: perOp(cpu.benchProcessPct)!,
             ...(cpu.temporalServerPct !== undefined ? { temporalServer: perOp(cpu.temporalServerPct) } : {}),
+            ...(cpu.temporalDbPct !== undefined ? { temporalDb: perOp(cpu.temporalDbPct) } : {}),
             ...(cpu.mongoServerPct !== undefined ? { mongoServer: perOp(cpu.mongoServerPct) } : {}),
           },
         }
