@@ -113,7 +113,7 @@ export function printReport(run: Results): void {
     line(`pass ${i + 2} (${name}): ${m.title ?? ''}`);
     printMeasurements(m, line);
   }
-  if (passes.length) printSideBySide([[run.title?.split(':')[0] ?? 'pass 1', run], ...passes.map(([name, m]) => [name, m] as [string, Measurements])], line);
+  if (passes.length) printSideBySide([[run.config.stacks[0], run], ...passes.map(([name, m]) => [name, m] as [string, Measurements])], line);
   if (run.compare) {
     line();
     line('='.repeat(100));

@@ -56,8 +56,8 @@ export interface Config {
   compare: string[];
   /** One pass per profile, in this order (--stack). */
   stacks: StackProfile[];
-  /** Persistent passes (--persistent): SQLite pragmas before and after. */
-  persistent?: { before: string[]; after: string[] };
+  /** Persistent passes (--persistent): SQLite pragmas before, and one or more sets after. */
+  persistent?: { before: string[]; after: string[][] };
   label?: string;
 }
 
@@ -188,7 +188,16 @@ function parseArgs(argv: string[]): Config {
   const persistent = argv.includes('--persistent') || get('persistent-pragmas') !== undefined;
   if (persistent && (process.env.TEMPORAL_ADDRESS || process.env.MONGODB_URI))
     throw new Error('--persistent starts servers of its own: unset TEMPORAL_ADDRESS and MONGODB_URI');
-  const after = kvs('persistent-pragmas');
+  // Sets separated by ';': one persistent pass each after the before pass.
+  const after = (get('persistent-pragmas') ?? '')
+    .split(';')
+    .map((set) =>
+      set
+        .split(',')
+        .map((kv) => kv.trim())
+        .filter(Boolean),
+    )
+    .filter((set) => set.length > 0);
   return {
     quick,
     phases,
@@ -204,7 +213,7 @@ function parseArgs(argv: string[]): Config {
     devServerConfig: kvs('dev-server-config'),
     compare,
     stacks,
-    ...(persistent ? { persistent: { before: SQLITE_PRAGMAS_BEFORE, after: after.length ? after : SQLITE_PRAGMAS } } : {}),
+    ...(persistent ? { persistent: { before: SQLITE_PRAGMAS_BEFORE, after: after.length ? after : [SQLITE_PRAGMAS] } } : {}),
     ...(label ? { label } : {}),
   };
 }
@@ -212,7 +221,7 @@ function parseArgs(argv: string[]): Config {
 const USAGE =
   'usage: npm run bench [-- --quick] [--only floor,cancel,add,lifecycle,scale] [--in-flight 1,10,100] [--clients 1,10,50] ' +
   '[--seconds 30] [--scale 100,1000,10000] [--label text] [--poll-gap-ms 2] [--dev-server-config key=value,...] [--compare key=value,...]\n' +
-  '       [--stack dev,server] [--methods signal,update,http] [--persistent [--persistent-pragmas journal_mode=WAL,synchronous=NORMAL]]\n' +
+  '       [--stack dev,server] [--methods signal,update,http] [--persistent [--persistent-pragmas "journal_mode=WAL,synchronous=FULL;journal_mode=WAL,synchronous=NORMAL"]]\n' +
   '       npm run bench -- --durability [--writes 2000]   (mongo-java-server H2: acknowledged writes per durability mode)';
 
 async function main(): Promise<number> {
@@ -343,10 +352,14 @@ function passesOf(config: Config): Array<{ name: string; title: string; spec: Pa
   if (config.persistent) {
     // Scale is left out: 10,000 checkouts on a file measure the disk more than the stack.
     const phases = config.phases.filter((p) => p !== 'scale');
-    for (const [name, pragmas] of [
+    const sets: Array<[string, string[]]> = [
       ['persistent-before', config.persistent.before],
-      ['persistent-after', config.persistent.after],
-    ] as const) {
+      ...config.persistent.after.map((set, i): [string, string[]] => [
+        config.persistent!.after.length > 1 ? `persistent-after-${i + 1}` : 'persistent-after',
+        set,
+      ]),
+    ];
+    for (const [name, pragmas] of sets) {
       out.push({
         name,
         title: `as npm start keeps its data: dev server on a SQLite file (${pragmas.join(', ')}), mongo-java-server on an H2 file (MONGO_SYNC=${process.env.MONGO_SYNC ?? 'on'})`,
