@@ -30,9 +30,9 @@ import { bundleBenchWorkflows, installRuntime, newRunId, startStack, type BenchS
 import { CartWatcher } from './watcher';
 import { runDurabilityBench } from './durability';
 import { STACK_PROFILES, type StackProfile } from '../stack/profile';
-import { SQLITE_PRAGMAS } from '../stack/temporal-server';
+import { sqlitePragmasFromEnv } from '../stack/temporal-server';
 
-/** What `npm start` opened its SQLite file with before the WAL change: rollback journal, every commit synced. */
+/** What `npm start` opened its SQLite file with before WAL (stack/temporal-server.ts): rollback journal, every commit synced. */
 export const SQLITE_PRAGMAS_BEFORE = ['synchronous=FULL'];
 
 export const PHASES = ['floor', 'cancel', 'add', 'lifecycle', 'scale'] as const;
@@ -213,7 +213,7 @@ function parseArgs(argv: string[]): Config {
     devServerConfig: kvs('dev-server-config'),
     compare,
     stacks,
-    ...(persistent ? { persistent: { before: SQLITE_PRAGMAS_BEFORE, after: after.length ? after : [SQLITE_PRAGMAS] } } : {}),
+    ...(persistent ? { persistent: { before: SQLITE_PRAGMAS_BEFORE, after: after.length ? after : [sqlitePragmasFromEnv(process.env)] } } : {}),
     ...(label ? { label } : {}),
   };
 }

@@ -38,7 +38,7 @@ export interface TemporalOptions {
   logFile?: string;
   /** Dynamic config values instead of the stack's defaults (stack/temporal-server.ts). */
   dynamicConfig?: string[];
-  /** SQLite pragmas for dbFile instead of the stack's (stack/temporal-server.ts SQLITE_PRAGMAS). */
+  /** SQLite pragmas for dbFile instead of the stack's (stack/temporal-server.ts sqlitePragmasFromEnv). */
   sqlitePragmas?: string[];
   /** Without a CLI binary (no Go), let the SDK download its dev server (needs the internet); else fail. */
   sdkDownload?: boolean;
