@@ -168,7 +168,7 @@ function printSideBySide(passes: Array<[string, Measurements]>, line: (s?: strin
   const pair = (p?: { p50: number; p99: number }) => (p ? `${fmt(p.p50)} / ${fmt(p.p99)}` : '-');
   const ns = [...new Set(passes.flatMap(([, m]) => [...Object.keys(m.floorByInFlightMs), ...Object.keys(m.cancelLatencyMs)]))].sort((a, b) => +a - +b);
   for (const n of ns) {
-    for (const kind of ['mongoCancel', 'temporalSignal', 'temporalUpdate'] as const) {
+    for (const kind of ['mongoCancel', 'mongoCancelRead', 'temporalSignal', 'temporalUpdate'] as const) {
       if (passes.some(([, m]) => m.floorByInFlightMs[n]?.[kind]))
         line(row([`floor ${kind} @${n}`, ...passes.map(([, m]) => pair(m.floorByInFlightMs[n]?.[kind]))], w));
     }

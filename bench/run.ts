@@ -203,7 +203,7 @@ function parseArgs(argv: string[]): Config {
     phases,
     inFlight: list('in-flight', quick ? [1, 10] : [1, 10, 100]),
     methods,
-    floors: ['mongoCancel', 'mongoWrite', 'temporalSignal', 'temporalSignalPolled', 'temporalUpdate'],
+    floors: ['mongoCancel', 'mongoCancelRead', 'mongoWrite', 'temporalSignal', 'temporalSignalPolled', 'temporalUpdate'],
     clients: list('clients', [1, 10, 50]),
     seconds,
     scale: list('scale', quick ? [20, 100] : [100, 1000, 10000]),
