@@ -72,7 +72,7 @@ export class Readings {
       return Math.round(parts.reduce((s, c) => s + (c[k] as number) * c.seconds, 0) / Math.max(seconds, 1e-9));
     };
     const out: CpuShare = { benchProcessPct: avg('benchProcessPct') ?? 0, seconds: Math.round(seconds * 100) / 100 };
-    for (const k of ['temporalServerPct', 'mongoServerPct', 'otherPct', 'machineBusyPct'] as const) {
+    for (const k of ['temporalServerPct', 'temporalDbPct', 'mongoServerPct', 'otherPct', 'machineBusyPct'] as const) {
       const v = avg(k);
       if (v !== undefined) out[k] = v;
     }

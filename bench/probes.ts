@@ -6,18 +6,37 @@
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { childrenOf } from '../stack/proc';
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
-function readProcTicks(pid: number): number | undefined {
+function readProcTicks(pid: number, withEndedChildren = false): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name (which may hold spaces) start after the last ')'.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]); // utime + stime
+    const own = Number(fields[11]) + Number(fields[12]); // utime + stime
+    return withEndedChildren ? own + Number(fields[13]) + Number(fields[14]) : own; // + cutime + cstime
   } catch {
     return undefined;
   }
+}
+
+/**
+ * CPU ticks of a process and everything under it: the live descendants' own time, plus what its
+ * ended children left in its cutime/cstime (PostgreSQL forks a backend per connection).
+ */
+function readTreeTicks(pid: number): number | undefined {
+  const own = readProcTicks(pid, true);
+  if (own === undefined) return undefined;
+  let sum = own;
+  const stack = childrenOf(pid);
+  while (stack.length) {
+    const child = stack.pop()!;
+    sum += readProcTicks(child) ?? 0;
+    stack.push(...childrenOf(child));
+  }
+  return sum;
 }
 
 /** Busy and total ticks of the whole machine. */
@@ -45,6 +64,8 @@ export interface CpuShare {
   /** Percent of ONE core, averaged over the window (200 = both cores of a 2-core machine). */
   benchProcessPct: number;
   temporalServerPct?: number;
+  /** The server profile: Temporal Server's PostgreSQL (postmaster and its backends). */
+  temporalDbPct?: number;
   mongoServerPct?: number;
   /** Everything else on the machine: other processes (interference). */
   otherPct?: number;
@@ -53,15 +74,29 @@ export interface CpuShare {
   seconds: number;
 }
 
+/** CPU time per operation, ms, per process (the server profile adds Temporal's PostgreSQL). */
+export interface CpuMs {
+  benchProcess: number;
+  temporalServer?: number;
+  temporalDb?: number;
+  mongoServer?: number;
+}
+
+/** Worker (the bench process) + servers: what one operation costs the machine. */
+export function cpuMsTotal(ms: CpuMs): number {
+  return ms.benchProcess + (ms.temporalServer ?? 0) + (ms.temporalDb ?? 0) + (ms.mongoServer ?? 0);
+}
+
 export interface CpuWindow {
   stop(): CpuShare;
 }
 
 /** Starts measuring CPU time; stop() returns the shares over the window. */
-export function cpuWindow(pids: { temporal?: number; mongo?: number }): CpuWindow {
+export function cpuWindow(pids: { temporal?: number; temporalDb?: number; mongo?: number }): CpuWindow {
   const t0 = process.hrtime.bigint();
   const self0 = process.cpuUsage();
   const tmp0 = pids.temporal ? readProcTicks(pids.temporal) : undefined;
+  const db0 = pids.temporalDb ? readTreeTicks(pids.temporalDb) : undefined;
   const mongo0 = pids.mongo ? readProcTicks(pids.mongo) : undefined;
   const m0 = readMachineTicks();
   return {
@@ -70,22 +105,23 @@ export function cpuWindow(pids: { temporal?: number; mongo?: number }): CpuWindo
       const self = process.cpuUsage(self0);
       const selfSec = (self.user + self.system) / 1e6;
       const pct = (sec: number) => Math.round((100 * sec) / Math.max(seconds, 1e-9));
-      const tmp1 = pids.temporal ? readProcTicks(pids.temporal) : undefined;
-      const mongo1 = pids.mongo ? readProcTicks(pids.mongo) : undefined;
+      const delta = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined ? (b - a) / TICKS_PER_SECOND : undefined);
+      const tmpSec = delta(tmp0, pids.temporal ? readProcTicks(pids.temporal) : undefined);
+      const dbSec = delta(db0, pids.temporalDb ? readTreeTicks(pids.temporalDb) : undefined);
+      const mongoSec = delta(mongo0, pids.mongo ? readProcTicks(pids.mongo) : undefined);
       const m1 = readMachineTicks();
-      const tmpSec = tmp0 !== undefined && tmp1 !== undefined ? (tmp1 - tmp0) / TICKS_PER_SECOND : undefined;
-      const mongoSec = mongo0 !== undefined && mongo1 !== undefined ? (mongo1 - mongo0) / TICKS_PER_SECOND : undefined;
       let otherPct: number | undefined;
       let machineBusyPct: number | undefined;
       if (m0 && m1) {
         const busySec = (m1.busy - m0.busy) / TICKS_PER_SECOND;
         const totalSec = (m1.total - m0.total) / TICKS_PER_SECOND;
         machineBusyPct = totalSec > 0 ? Math.round((100 * (m1.busy - m0.busy)) / (m1.total - m0.total)) : undefined;
-        otherPct = Math.max(0, pct(busySec - selfSec - (tmpSec ?? 0) - (mongoSec ?? 0)));
+        otherPct = Math.max(0, pct(busySec - selfSec - (tmpSec ?? 0) - (dbSec ?? 0) - (mongoSec ?? 0)));
       }
       return {
         benchProcessPct: pct(selfSec),
         ...(tmpSec !== undefined ? { temporalServerPct: pct(tmpSec) } : {}),
+        ...(dbSec !== undefined ? { temporalDbPct: pct(dbSec) } : {}),
         ...(mongoSec !== undefined ? { mongoServerPct: pct(mongoSec) } : {}),
         ...(otherPct !== undefined ? { otherPct } : {}),
         ...(machineBusyPct !== undefined ? { machineBusyPct } : {}),

@@ -1,7 +1,11 @@
 /** The table printed at the end, the ratios to the floor, and the issue's targets with whether met. */
 import type { CancelMethod, FloorKind } from './phases/cancel';
 import type { Measurements, Pct, Results } from './run';
+import { cpuMsTotal, type CpuMs } from './probes';
 import { fmt, fmtRatio, ratio } from './stats';
+
+/** The issue's target for the cancel: cancel → Active within this many times the Temporal floor of the same message. */
+export const CANCEL_VS_TEMPORAL_TARGET = 1.15;
 
 type Floors = Partial<Record<FloorKind, Pct>>;
 
@@ -63,6 +67,17 @@ export function targets(results: Measurements): Measurements['targets'] {
     out.push({ target: `cancel (${method}) p50 <= 15 ms at 100 in flight`, measured: `${fmt(p.p50)} ms`, met: p.p50 <= 15 });
     out.push({ target: `cancel (${method}) p99 <= 50 ms at 100 in flight`, measured: `${fmt(p.p99)} ms`, met: p.p99 <= 50 });
   }
+  const cancelRatios = (results.ratios.cancel ?? {}) as Record<string, Record<string, { vsTemporal: RatioPair }>>;
+  for (const [n, byMethod] of Object.entries(cancelRatios)) {
+    for (const [method, r] of Object.entries(byMethod)) {
+      if (r.vsTemporal.p50 === undefined) continue;
+      out.push({
+        target: `cancel (${method}) p50 <= ${CANCEL_VS_TEMPORAL_TARGET}x the Temporal floor (${method === 'signal' ? 'signal' : 'Update'} → no-op activity) at ${n} in flight`,
+        measured: `${fmtRatio(r.vsTemporal.p50)}`,
+        met: r.vsTemporal.p50 <= CANCEL_VS_TEMPORAL_TARGET,
+      });
+    }
+  }
   const best = Math.max(...Object.values(results.lifecyclesPerSecond), 0);
   if (Object.keys(results.lifecyclesPerSecond).length) {
     out.push({
@@ -89,7 +104,16 @@ export function printReport(run: Results): void {
   line();
   line(`b2b-checkout benchmark ${run.runId} (${run.mode}${run.label ? `, ${run.label}` : ''})${run.aborted ? ' — ABORTED, partial' : ''}`);
   line(`machine: ${run.machine.cores} cores (${run.machine.cpuModel}), ${run.machine.memoryMb} MB; load at start ${run.machine.loadAverageAtStart.join(' ')}`);
+  if (run.title) line(`pass 1: ${run.title}`);
   printMeasurements(run, line);
+  const passes = Object.entries(run.passes ?? {});
+  for (const [i, [name, m]] of passes.entries()) {
+    line();
+    line('='.repeat(100));
+    line(`pass ${i + 2} (${name}): ${m.title ?? ''}`);
+    printMeasurements(m, line);
+  }
+  if (passes.length) printSideBySide([[run.config.stacks[0], run], ...passes.map(([name, m]) => [name, m] as [string, Measurements])], line);
   if (run.compare) {
     line();
     line('='.repeat(100));
@@ -129,38 +153,57 @@ function printBeforeAfter(before: Measurements, after: Measurements, line: (s?: 
     line(row(['add to cart @1', pair(before.addToCartMs), pair(after.addToCartMs), fmtRatio(ratio(before.addToCartMs.p50, after.addToCartMs.p50))], w));
 }
 
+const cpuMs = (ms: CpuMs | undefined) =>
+  ms
+    ? `${fmt(cpuMsTotal(ms))} (${fmt(ms.benchProcess)}/${fmt(ms.temporalServer)}${ms.temporalDb !== undefined ? `+${fmt(ms.temporalDb)}` : ''}/${fmt(ms.mongoServer)})`
+    : '-';
+
+/** The passes of one run beside each other: floors, cancels and their ratios, lifecycles and their CPU. */
+function printSideBySide(passes: Array<[string, Measurements]>, line: (s?: string) => void): void {
+  line();
+  line('Side by side (p50 / p99 ms; × = ratio to the Temporal floor of the same message at the same in-flight count, p50 / p99;');
+  line('CPU ms per lifecycle: all (worker process / Temporal[+PostgreSQL] / MongoDB))');
+  const w = [34, ...passes.map(() => 30)];
+  line(row(['figure', ...passes.map(([name]) => name)], w));
+  const pair = (p?: { p50: number; p99: number }) => (p ? `${fmt(p.p50)} / ${fmt(p.p99)}` : '-');
+  const ns = [...new Set(passes.flatMap(([, m]) => [...Object.keys(m.floorByInFlightMs), ...Object.keys(m.cancelLatencyMs)]))].sort((a, b) => +a - +b);
+  for (const n of ns) {
+    for (const kind of ['mongoCancel', 'mongoCancelRead', 'temporalSignal', 'temporalUpdate'] as const) {
+      if (passes.some(([, m]) => m.floorByInFlightMs[n]?.[kind]))
+        line(row([`floor ${kind} @${n}`, ...passes.map(([, m]) => pair(m.floorByInFlightMs[n]?.[kind]))], w));
+    }
+    for (const method of ['signal', 'update', 'http'] as const) {
+      if (!passes.some(([, m]) => m.cancelLatencyMs[n]?.[method])) continue;
+      line(row([`cancel ${method} @${n}`, ...passes.map(([, m]) => pair(m.cancelLatencyMs[n]?.[method]))], w));
+      const r = (m: Measurements) => (m.ratios.cancel as Record<string, Record<string, { vsTemporal: RatioPair }>> | undefined)?.[n]?.[method]?.vsTemporal;
+      line(row([`  × Temporal floor`, ...passes.map(([, m]) => (r(m) ? `${fmtRatio(r(m)!.p50)} / ${fmtRatio(r(m)!.p99)}` : '-'))], w));
+      line(row([`  CPU ms per cancel`, ...passes.map(([, m]) => cpuMs(m.details.cancel[n]?.[method]?.cpuMsPerOp))], w));
+    }
+  }
+  const clients = [...new Set(passes.flatMap(([, m]) => Object.keys(m.lifecyclesPerSecond)))].sort((a, b) => +a - +b);
+  for (const c of clients) {
+    line(row([`lifecycles/s, ${c} clients (floor)`, ...passes.map(([, m]) => `${fmt(m.lifecyclesPerSecond[c])} (${fmt(m.floorLifecyclesPerSecond[c])})`)], w));
+    line(row([`  CPU ms per lifecycle`, ...passes.map(([, m]) => cpuMs(m.details.lifecycle[c]?.cpuMsPerLifecycle))], w));
+    line(row([`  floor: CPU ms per lifecycle`, ...passes.map(([, m]) => cpuMs(m.details.floorLifecycle[c]?.cpuMsPerLifecycle))], w));
+  }
+}
+
 function printMeasurements(results: Measurements, line: (s?: string) => void): void {
   if (results.versions) {
     const v = results.versions;
     line(`versions: node ${v.node}, Temporal SDK ${v.temporalSdk}, Temporal: ${v.temporalServer}, MongoDB: ${v.mongoServer}`);
   }
-  const w = [34, 8, 8, 8, 8, 8, 16, 16, 12, 11];
+  const w = [34, 8, 8, 8, 8, 8, 26, 16, 12, 11];
   const floorN = Object.keys(results.floorByInFlightMs);
   if (floorN.length) {
     line();
     line('Floors (ms): the bare MongoDB write until seen Active; the bare Temporal round trip');
-    line(row(['floor', 'inflight', 'p50', 'p95', 'p99', 'max', 'cpu ms/op b/t/m', '', 'reply p50', 'resol. p50'], w));
+    line(row(['floor', 'inflight', 'p50', 'p95', 'p99', 'max', 'cpu ms/op all (b/t/m)', '', 'reply p50', 'resol. p50'], w));
     for (const n of floorN) {
       for (const [kind, p] of Object.entries(results.floorByInFlightMs[n])) {
         const d = results.details.floor[n]?.[kind as FloorKind];
         const ms = d?.cpuMsPerOp;
-        line(
-          row(
-            [
-              kind,
-              n,
-              fmt(p.p50),
-              fmt(p.p95),
-              fmt(p.p99),
-              fmt(p.max),
-              ms ? `${fmt(ms.benchProcess)}/${fmt(ms.temporalServer)}/${fmt(ms.mongoServer)}` : '-',
-              '',
-              fmt(d?.reply?.p50),
-              fmt(d?.resolution?.p50),
-            ],
-            w,
-          ),
-        );
+        line(row([kind, n, fmt(p.p50), fmt(p.p95), fmt(p.p99), fmt(p.max), cpuMs(ms), '', fmt(d?.reply?.p50), fmt(d?.resolution?.p50)], w));
       }
     }
   }
@@ -168,7 +211,7 @@ function printMeasurements(results: Measurements, line: (s?: string) => void): v
   if (cancelN.length) {
     line();
     line('Cancel → cart Active in MongoDB (ms), and as a ratio to the floors at the same in-flight count (p50/p99)');
-    line(row(['method', 'inflight', 'p50', 'p95', 'p99', 'max', 'vs MongoDB', 'vs Temporal', 'reply p50', 'resol. p50', 'cpu ms/op b/t/m'], [...w, 18]));
+    line(row(['method', 'inflight', 'p50', 'p95', 'p99', 'max', 'vs MongoDB', 'vs Temporal', 'reply p50', 'resol. p50', 'cpu ms/op all (b/t/m)'], [...w, 28]));
     const ratios = (results.ratios.cancel ?? {}) as Record<
       string,
       Record<string, { vsMongoCancel: { p50?: number; p99?: number }; vsTemporal: { p50?: number; p99?: number } }>
@@ -190,9 +233,9 @@ function printMeasurements(results: Measurements, line: (s?: string) => void): v
               pair(r?.vsTemporal),
               fmt(d?.reply?.p50),
               fmt(d?.resolution?.p50),
-              d?.cpuMsPerOp ? `${fmt(d.cpuMsPerOp.benchProcess)}/${fmt(d.cpuMsPerOp.temporalServer)}/${fmt(d.cpuMsPerOp.mongoServer)}` : '-',
+              cpuMs(d?.cpuMsPerOp),
             ],
-            [...w, 18],
+            [...w, 28],
           ),
         );
       }
@@ -259,7 +302,7 @@ function printMeasurements(results: Measurements, line: (s?: string) => void): v
   if (life.length || floorLife.length) {
     line();
     line('Lifecycles: create cart → start checkout (locked) → cancel (wait) → Active, closed loop; floor: the same calls on the bench workflow');
-    const lw = [14, 10, 11, 9, 9, 9, 9, 10, 26, 20, 7];
+    const lw = [14, 10, 11, 9, 9, 9, 9, 10, 26, 28, 7];
     line(
       row(
         [
@@ -272,7 +315,7 @@ function printMeasurements(results: Measurements, line: (s?: string) => void): v
           'cancel p50',
           'vs floor',
           'cpu bench/tmp/mongo/other %',
-          'cpu ms/lc b/t/m',
+          'cpu ms/lc all (b/t/m)',
           'locked',
         ],
         lw,
@@ -294,7 +337,7 @@ function printMeasurements(results: Measurements, line: (s?: string) => void): v
             fmt(r.cancelMs.p50),
             isFloor ? '' : fmtRatio(ratios[c]?.perSecondVsFloorLifecycle),
             cpu(r.cpu),
-            ms ? `${fmt(ms.benchProcess)}/${fmt(ms.temporalServer)}/${fmt(ms.mongoServer)}` : '-',
+            cpuMs(ms),
             r.leftLocked,
           ],
           lw,
@@ -331,7 +374,7 @@ function printMeasurements(results: Measurements, line: (s?: string) => void): v
   }
   if (results.targets.length) {
     line();
-    line('Targets (issue 6, this machine, dev server)');
+    line('Targets (issues 6 and 11, this machine, this pass)');
     for (const t of results.targets) line(`  ${t.met ? 'MET    ' : 'NOT MET'}  ${t.target}: ${t.measured}`);
   }
   const disturbed = interference(results);
@@ -354,10 +397,13 @@ function pair(r: { p50?: number; p99?: number } | undefined): string {
   return r ? `${fmtRatio(r.p50)}/${fmtRatio(r.p99)}` : '-';
 }
 
-function cpu(c: { benchProcessPct: number; temporalServerPct?: number; mongoServerPct?: number; otherPct?: number; seconds: number } | undefined): string {
+function cpu(
+  c: { benchProcessPct: number; temporalServerPct?: number; temporalDbPct?: number; mongoServerPct?: number; otherPct?: number; seconds: number } | undefined,
+): string {
   // /proc counts in 10 ms ticks: a window of less than half a second says nothing.
   if (!c || c.seconds < 0.5) return '-';
-  return `${c.benchProcessPct}/${c.temporalServerPct ?? '-'}/${c.mongoServerPct ?? '-'}/${c.otherPct ?? '-'}`;
+  const t = c.temporalDbPct !== undefined ? `${c.temporalServerPct ?? '-'}+${c.temporalDbPct}` : `${c.temporalServerPct ?? '-'}`;
+  return `${c.benchProcessPct}/${t}/${c.mongoServerPct ?? '-'}/${c.otherPct ?? '-'}`;
 }
 
 /** The measurements during which other processes (not this run's) took more than a fifth of a core. */

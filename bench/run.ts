@@ -9,6 +9,11 @@
  * --dev-server-config key=value,... (dynamic config for the dev server it starts: to measure a setting),
  * --compare key=value,... (after the run, the same phases but scale again on a fresh stack whose dev
  * server has these settings: before and after in one run).
+ * --stack dev,server (which Temporal: the dev server, Temporal Server on PostgreSQL, or both one after
+ * the other, each pass on a stack of its own: side by side in one run), --methods signal,update,http,
+ * --persistent (then the same phases but scale on the dev server's SQLite file and mongo-java-server's
+ * H2 file, as `npm start` keeps them: with the SQLite pragmas before this change, and with today's;
+ * --persistent-pragmas a=b,c=d measures another set as the after).
  * --durability [--writes N]: only the H2 file's cost of keeping every acknowledged write (bench/durability.ts).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -24,6 +29,11 @@ import { printReport, targets } from './report';
 import { bundleBenchWorkflows, installRuntime, newRunId, startStack, type BenchStack } from './stack';
 import { CartWatcher } from './watcher';
 import { runDurabilityBench } from './durability';
+import { STACK_PROFILES, type StackProfile } from '../stack/profile';
+import { sqlitePragmasFromEnv } from '../stack/temporal-server';
+
+/** What `npm start` opened its SQLite file with before WAL (stack/temporal-server.ts): rollback journal, every commit synced. */
+export const SQLITE_PRAGMAS_BEFORE = ['synchronous=FULL'];
 
 export const PHASES = ['floor', 'cancel', 'add', 'lifecycle', 'scale'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -44,6 +54,10 @@ export interface Config {
   devServerConfig: string[];
   /** A second pass on a dev server with these values (--compare k=v,k=v); empty: none. */
   compare: string[];
+  /** One pass per profile, in this order (--stack). */
+  stacks: StackProfile[];
+  /** Persistent passes (--persistent): SQLite pragmas before, and one or more sets after. */
+  persistent?: { before: string[]; after: string[][] };
   label?: string;
 }
 
@@ -51,6 +65,8 @@ export type Pct = { p50: number; p95: number; p99: number; max: number; n: numbe
 
 /** What one pass measures (the run's, and the --compare pass's). */
 export interface Measurements {
+  /** What ran, in a few words (profile, storage). */
+  title?: string;
   versions?: BenchStack['versions'];
   /** Dynamic config of the dev server this pass ran on (empty: as stack/ starts it). */
   devServerConfig: string[];
@@ -89,12 +105,15 @@ export interface Results extends Measurements {
   machine: ReturnType<typeof machine>;
   /** The --compare pass: the same phases (but scale) on a dev server with the settings proposed. */
   compare?: Measurements;
+  /** The passes after the first (the first is the top level): further profiles, persistent before/after. */
+  passes?: Record<string, Measurements>;
 }
 
 export const pct = (s: Pct): Pct => ({ p50: s.p50, p95: s.p95, p99: s.p99, max: s.max, n: s.n });
 
-function emptyMeasurements(devServerConfig: string[]): Measurements {
+function emptyMeasurements(devServerConfig: string[], title?: string): Measurements {
   return {
+    ...(title ? { title } : {}),
     devServerConfig,
     cancelLatencyMs: {},
     floorMs: {},
@@ -127,7 +146,23 @@ function parseArgs(argv: string[]): Config {
       .split(',')
       .map((kv) => kv.trim())
       .filter(Boolean);
-  const known = new Set(['quick', 'only', 'in-flight', 'clients', 'seconds', 'scale', 'label', 'poll-gap-ms', 'dev-server-config', 'compare', 'help']);
+  const known = new Set([
+    'quick',
+    'only',
+    'in-flight',
+    'clients',
+    'seconds',
+    'scale',
+    'label',
+    'poll-gap-ms',
+    'dev-server-config',
+    'compare',
+    'help',
+    'stack',
+    'methods',
+    'persistent',
+    'persistent-pragmas',
+  ]);
   for (const a of argv) {
     if (a.startsWith('--') && !known.has(a.slice(2).split('=')[0])) throw new Error(`unknown option ${a} (npm run bench -- --help)`);
   }
@@ -145,12 +180,30 @@ function parseArgs(argv: string[]): Config {
     if (!/^[A-Za-z][\w.]*=.+$/.test(kv)) throw new Error(`dynamic config values are key=value (value JSON), got "${kv}"`);
   }
   const label = get('label');
+  const stacks = (get('stack') ?? 'dev').split(',').map((p) => p.trim()) as StackProfile[];
+  for (const p of stacks) if (!STACK_PROFILES.includes(p)) throw new Error(`--stack: profiles are ${STACK_PROFILES.join(', ')}; got "${p}"`);
+  if (stacks.includes('server') && process.env.TEMPORAL_ADDRESS) throw new Error('--stack server starts Temporal Server: unset TEMPORAL_ADDRESS');
+  const methods = (get('methods') ?? 'signal,update,http').split(',').map((m) => m.trim()) as CancelMethod[];
+  for (const m of methods) if (!['signal', 'update', 'http'].includes(m)) throw new Error(`--methods: signal, update, http; got "${m}"`);
+  const persistent = argv.includes('--persistent') || get('persistent-pragmas') !== undefined;
+  if (persistent && (process.env.TEMPORAL_ADDRESS || process.env.MONGODB_URI))
+    throw new Error('--persistent starts servers of its own: unset TEMPORAL_ADDRESS and MONGODB_URI');
+  // Sets separated by ';': one persistent pass each after the before pass.
+  const after = (get('persistent-pragmas') ?? '')
+    .split(';')
+    .map((set) =>
+      set
+        .split(',')
+        .map((kv) => kv.trim())
+        .filter(Boolean),
+    )
+    .filter((set) => set.length > 0);
   return {
     quick,
     phases,
     inFlight: list('in-flight', quick ? [1, 10] : [1, 10, 100]),
-    methods: ['signal', 'update', 'http'],
-    floors: ['mongoCancel', 'mongoWrite', 'temporalSignal', 'temporalSignalPolled', 'temporalUpdate'],
+    methods,
+    floors: ['mongoCancel', 'mongoCancelRead', 'mongoWrite', 'temporalSignal', 'temporalSignalPolled', 'temporalUpdate'],
     clients: list('clients', [1, 10, 50]),
     seconds,
     scale: list('scale', quick ? [20, 100] : [100, 1000, 10000]),
@@ -159,6 +212,8 @@ function parseArgs(argv: string[]): Config {
     pollGapMs,
     devServerConfig: kvs('dev-server-config'),
     compare,
+    stacks,
+    ...(persistent ? { persistent: { before: SQLITE_PRAGMAS_BEFORE, after: after.length ? after : [sqlitePragmasFromEnv(process.env)] } } : {}),
     ...(label ? { label } : {}),
   };
 }
@@ -166,6 +221,7 @@ function parseArgs(argv: string[]): Config {
 const USAGE =
   'usage: npm run bench [-- --quick] [--only floor,cancel,add,lifecycle,scale] [--in-flight 1,10,100] [--clients 1,10,50] ' +
   '[--seconds 30] [--scale 100,1000,10000] [--label text] [--poll-gap-ms 2] [--dev-server-config key=value,...] [--compare key=value,...]\n' +
+  '       [--stack dev,server] [--methods signal,update,http] [--persistent [--persistent-pragmas "journal_mode=WAL,synchronous=FULL;journal_mode=WAL,synchronous=NORMAL"]]\n' +
   '       npm run bench -- --durability [--writes 2000]   (mongo-java-server H2: acknowledged writes per durability mode)';
 
 async function main(): Promise<number> {
@@ -208,11 +264,11 @@ async function main(): Promise<number> {
     const runtime = await installRuntime();
     const bundle = await bundleBenchWorkflows();
     // One pass: a stack of its own, the phases, the stack stopped (also when a phase fails).
-    const pass = async (name: string, devServerConfig: string[], phases: Phase[], into: Measurements): Promise<void> => {
+    const pass = async (name: string, spec: PassSpec, phases: Phase[], into: Measurements): Promise<void> => {
       let watcher: CartWatcher | undefined;
       let stack: BenchStack | undefined;
       try {
-        stack = await startStack(runId, { runtime, bundle, name, devServerConfig }, (s) => (stopStack = s));
+        stack = await startStack(runId, { runtime, bundle, name, ...spec }, (s) => (stopStack = s));
         into.versions = stack.versions;
         abort.check();
         watcher = new CartWatcher(stack.carts, config.pollGapMs);
@@ -233,15 +289,26 @@ async function main(): Promise<number> {
         stopStack = undefined;
       }
     };
+    const passes = passesOf(config);
     abort.check();
-    await pass('run', config.devServerConfig, config.phases, results);
+    const [first, ...rest] = passes;
+    results.title = first.title;
+    say(`pass ${first.name}: ${first.title}`);
+    await pass(first.name, first.spec, first.phases, results);
+    for (const p of rest) {
+      abort.check();
+      const into = emptyMeasurements(p.spec.devServerConfig, p.title);
+      (results.passes ??= {})[p.name] = into;
+      say(`pass ${p.name}: ${p.title}`);
+      await pass(p.name, p.spec, p.phases, into);
+    }
     if (config.compare.length) {
       const compare = emptyMeasurements(config.compare);
       results.compare = compare;
       say(`--compare: the same phases again on a fresh stack, dev server with ${config.compare.join(', ')}`);
       await pass(
         'compare',
-        config.compare,
+        { profile: 'dev', devServerConfig: config.compare },
         config.phases.filter((p) => p !== 'scale'),
         compare,
       );
@@ -259,6 +326,7 @@ async function main(): Promise<number> {
   results.finishedAt = new Date().toISOString();
   results.targets = targets(results);
   if (results.compare) results.compare.targets = targets(results.compare);
+  for (const p of Object.values(results.passes ?? {})) p.targets = targets(p);
   printReport(results);
   const dir = path.join(__dirname, '..', '..', 'bench', 'results');
   mkdirSync(dir, { recursive: true });
@@ -266,6 +334,41 @@ async function main(): Promise<number> {
   writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
   say(`results: ${path.relative(process.cwd(), file)}`);
   return exitCode;
+}
+
+type PassSpec = { profile: StackProfile; devServerConfig: string[]; persistent?: { sqlitePragmas: string[] } };
+
+/** The passes of a run: one per profile (--stack), then the persistent ones (--persistent), each on a stack of its own. */
+function passesOf(config: Config): Array<{ name: string; title: string; spec: PassSpec; phases: Phase[] }> {
+  const out = config.stacks.map((profile) => ({
+    name: profile as string,
+    title:
+      profile === 'server'
+        ? 'server profile: Temporal Server on PostgreSQL, mongo-java-server in memory'
+        : 'dev profile: Temporal dev server on in-memory SQLite, mongo-java-server in memory',
+    spec: { profile, devServerConfig: config.devServerConfig } as PassSpec,
+    phases: config.phases,
+  }));
+  if (config.persistent) {
+    // Scale is left out: 10,000 checkouts on a file measure the disk more than the stack.
+    const phases = config.phases.filter((p) => p !== 'scale');
+    const sets: Array<[string, string[]]> = [
+      ['persistent-before', config.persistent.before],
+      ...config.persistent.after.map((set, i): [string, string[]] => [
+        config.persistent!.after.length > 1 ? `persistent-after-${i + 1}` : 'persistent-after',
+        set,
+      ]),
+    ];
+    for (const [name, pragmas] of sets) {
+      out.push({
+        name,
+        title: `as npm start keeps its data: dev server on a SQLite file (${pragmas.join(', ')}), mongo-java-server on an H2 file (MONGO_SYNC=${process.env.MONGO_SYNC ?? 'on'})`,
+        spec: { profile: 'dev', devServerConfig: config.devServerConfig, persistent: { sqlitePragmas: [...pragmas] } },
+        phases,
+      });
+    }
+  }
+  return out;
 }
 
 async function runPhases(ctx: Ctx, config: Config, into: Measurements): Promise<void> {

@@ -1,7 +1,9 @@
 /**
  * The benchmark's stack, through the dev stack's launcher (stack/launcher.ts): the Temporal dev server
- * (headless, in-memory SQLite) and mongo-java-server (memory backend) as guarded child processes on
- * free loopback ports, unless TEMPORAL_ADDRESS / MONGODB_URI name servers to use (then nothing is
+ * (headless, in-memory SQLite) or, on the server profile, Temporal Server on a throw-away PostgreSQL
+ * cluster, and mongo-java-server (memory backend) as guarded child processes on free loopback ports;
+ * `persistent`: the dev server on a SQLite file and mongo-java-server on an H2 file, as `npm start`
+ * keeps them (in a temporary folder), unless TEMPORAL_ADDRESS / MONGODB_URI name servers to use (then nothing is
  * started); in this process the checkout worker (on a task queue of its own) and the HTTP API on a free
  * loopback port. The benchmark's own parts: the floor worker, the versions it reports, the directory
  * it sets up. stop() takes it all down in reverse order.
@@ -10,7 +12,8 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import type { Collection } from 'mongodb';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { CheckoutClient } from '../src/client';
 import { appSettings, temporalSettings, type ApiRole, type TemporalSettings } from '../src/config';
@@ -21,6 +24,7 @@ import { runSync } from '../stack/exec';
 import { Launcher } from '../stack/launcher';
 import { freePort } from '../stack/ports';
 import { childrenOf } from '../stack/proc';
+import type { StackProfile } from '../stack/profile';
 import { TEMPORAL_CLI_VERSION } from '../stack/provision';
 import { NoopHooks, createFloorActivities } from './floor-activities';
 import { say } from './log';
@@ -46,7 +50,8 @@ export interface BenchStack {
   temporal: TemporalSettings;
   /** True when this run started the servers (and owns everything on them). */
   ownServers: { temporal: boolean; mongo: boolean };
-  pids: { temporal?: number; mongo?: number };
+  /** The server processes whose CPU is measured (temporalDb: the server profile's PostgreSQL postmaster). */
+  pids: { temporal?: number; temporalDb?: number; mongo?: number };
   client: Client;
   mongo: MongoConnection;
   carts: Collection<CartDoc>;
@@ -106,6 +111,14 @@ export interface StackOptions {
    * server setting before proposing it. Empty: the dev server exactly as stack/temporal-server.ts starts it.
    */
   devServerConfig: string[];
+  /** Which Temporal: the dev server or Temporal Server on PostgreSQL (stack/profile.ts). */
+  profile: StackProfile;
+  /**
+   * As `npm start` keeps its data: the dev server on a SQLite file opened with these pragmas and
+   * mongo-java-server on an H2 file (MONGO_SYNC as set), in a temporary folder removed at the end.
+   * Undefined: both in memory.
+   */
+  persistent?: { sqlitePragmas: string[] };
 }
 
 /** Starts everything. On failure, what was started is stopped again before the error is thrown. */
@@ -123,18 +136,33 @@ export async function startStack(runId: string, options: StackOptions, onStop: (
 
 async function start(runId: string, options: StackOptions, stack: Launcher): Promise<BenchStack> {
   const { runtime, bundle } = options;
-  const provisioned = await stack.provision();
+  // The server profile's tools are provisioned only when a pass runs on it.
+  const provisioned = await stack.provision({ env: { ...process.env, STACK: options.profile } });
   const ownServers = { temporal: !process.env.TEMPORAL_ADDRESS, mongo: !process.env.MONGODB_URI };
   const pids: BenchStack['pids'] = {};
   let temporalServerVersion = 'external';
   let temporalCli: string | undefined;
   const tuned = options.devServerConfig.length ? `; dynamic config ${options.devServerConfig.join(', ')}` : '';
-  // Headless, histories in memory: nothing of the run is kept. A next stack of the run starts its own server again.
+  let dataDir: string | undefined;
+  if (options.persistent) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'b2b-bench-data-'));
+    stack.onStop('bench data folder', async () => rmSync(dir, { recursive: true, force: true }), true);
+    dataDir = dir;
+  }
+  const storage = options.persistent ? `SQLite file, pragmas ${options.persistent.sqlitePragmas.join(', ')}` : 'in-memory SQLite';
+  // Headless; in memory unless persistent. A next stack of the run starts its own server again.
   const temporalServer = await stack.startTemporal({
     address: process.env.TEMPORAL_ADDRESS,
+    profile: options.profile,
     ...(options.devServerConfig.length ? { dynamicConfig: options.devServerConfig } : {}),
+    ...(dataDir && options.persistent ? { dbFile: path.join(dataDir, 'temporal.sqlite'), sqlitePragmas: options.persistent.sqlitePragmas } : {}),
   });
-  if (temporalServer.server && provisioned.temporal?.kind === 'binary') {
+  if (temporalServer.server && options.profile === 'server') {
+    pids.temporal = childrenOf(temporalServer.server.process.pid)[0];
+    pids.temporalDb = stack.postgres ? postmasterOf(stack.postgres.process.pid) : undefined;
+    temporalServerVersion = `${stack.temporalDescription ?? 'Temporal Server'} (throw-away cluster, as STACK=server npm test runs it)`;
+    say(`Temporal Server on ${temporalServer.address} (${stack.temporalDescription})`);
+  } else if (temporalServer.server && provisioned.temporal?.kind === 'binary') {
     const cli = provisioned.temporal.path;
     pids.temporal = childrenOf(temporalServer.server.process.pid)[0];
     // A CLI built from source by provisioning reports 0.0.0-DEV: name the version it was built from.
@@ -142,20 +170,20 @@ async function start(runId: string, options: StackOptions, stack: Launcher): Pro
       .output.trim()
       .replace(/^temporal version /, '');
     temporalCli = provisioned.temporal.source === 'tools' ? `${TEMPORAL_CLI_VERSION} (built from source; reports ${reported})` : reported;
-    temporalServerVersion = `dev server of temporal CLI ${temporalCli}, in-memory SQLite${tuned}`;
-    say(`Temporal dev server on ${temporalServer.address} (headless, in memory${tuned})`);
+    temporalServerVersion = `dev server of temporal CLI ${temporalCli}, ${storage}${tuned}`;
+    say(`Temporal dev server on ${temporalServer.address} (headless, ${storage}${tuned})`);
   } else {
     say(`Temporal: ${process.env.TEMPORAL_ADDRESS} (TEMPORAL_ADDRESS); nothing started`);
   }
   let mongoServerVersion = 'external';
   let mongoJavaServer: string | undefined;
-  const mongoServer = await stack.startMongo({ uri: process.env.MONGODB_URI });
+  const mongoServer = await stack.startMongo({ uri: process.env.MONGODB_URI, ...(dataDir ? { dataDir: path.join(dataDir, 'mongo') } : {}) });
   const mongoUri = mongoServer.uri;
   if (mongoServer.server) {
     pids.mongo = childrenOf(mongoServer.server.process.pid)[0];
     if (provisioned.mongo.kind === 'java') mongoJavaServer = /mongo-java-server-core-([\d.]+)\.jar/.exec(provisioned.mongo.classpath)?.[1] ?? 'unknown';
     mongoServerVersion = mongoJavaServer
-      ? `mongo-java-server ${mongoJavaServer} (memory backend)`
+      ? mongoServer.description.replace('mongo-java-server', `mongo-java-server ${mongoJavaServer}`)
       : `mongod ${provisioned.mongo.kind === 'mongod' ? provisioned.mongo.path : ''}`;
     say(`MongoDB on ${mongoUri} (${mongoServer.description})`);
   } else {
@@ -279,6 +307,20 @@ async function terminateOpen(client: Client, taskQueues: string[]): Promise<void
     }
     if (n > 0) say(`terminated ${n} open workflows of ${tq}`);
   }
+}
+
+/** The postmaster under the guard (as root, through the wrapper that runs it as the postgres user). */
+function postmasterOf(guardPid: number): number | undefined {
+  let pid = childrenOf(guardPid)[0];
+  for (let depth = 0; pid && depth < 3; depth++) {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') return pid;
+    } catch {
+      return undefined;
+    }
+    pid = childrenOf(pid)[0];
+  }
+  return undefined;
 }
 
 export function newRunId(): string {

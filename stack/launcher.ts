@@ -38,6 +38,8 @@ export interface TemporalOptions {
   logFile?: string;
   /** Dynamic config values instead of the stack's defaults (stack/temporal-server.ts). */
   dynamicConfig?: string[];
+  /** SQLite pragmas for dbFile instead of the stack's (stack/temporal-server.ts sqlitePragmasFromEnv). */
+  sqlitePragmas?: string[];
   /** Without a CLI binary (no Go), let the SDK download its dev server (needs the internet); else fail. */
   sdkDownload?: boolean;
   /** Which Temporal to start; STACK (stack/profile.ts) by default. */
@@ -152,7 +154,13 @@ export class Launcher {
     while (uiPort === port) uiPort = await freePort(ip);
     const cli = (this.provisioned ?? (await this.provision())).temporal;
     if (cli?.kind === 'binary') {
-      const server = await startTemporalDevServer({ cliPath: cli.path, ip, port, uiPort, ...pick(options, 'dbFile', 'logFile', 'dynamicConfig') });
+      const server = await startTemporalDevServer({
+        cliPath: cli.path,
+        ip,
+        port,
+        uiPort,
+        ...pick(options, 'dbFile', 'logFile', 'dynamicConfig', 'sqlitePragmas'),
+      });
       this.onStop('Temporal dev server', () => server.stop());
       const db = options.dbFile ? `SQLite ${options.dbFile}` : 'SQLite in memory';
       this.temporal = { address: server.address, uiUrl: server.uiUrl, server };

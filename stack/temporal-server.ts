@@ -15,6 +15,25 @@ export interface DevServerOptions {
   readyTimeoutMs?: number;
   /** Dynamic config values (`key=value`) instead of the defaults below: how the benchmark measures a setting. */
   dynamicConfig?: string[];
+  /** SQLite pragmas (`name=value`) for the dbFile instead of sqlitePragmasFromEnv's: how the benchmark measures them. */
+  sqlitePragmas?: string[];
+}
+
+/**
+ * The pragmas the dev server opens its SQLite file with (`npm start`, the fault suite). Without any it
+ * uses a rollback journal, and every commit syncs the journal and the file several times: with a
+ * file, a signal at 1 in flight took 85 ms against 18 ms in memory (docs/PERFORMANCE.md). In WAL mode
+ * a commit appends to the log; with synchronous=FULL the log is synced at every commit, so what the
+ * server acknowledged (it replies after its commit) still survives a crash of the process and of the
+ * machine. TEMPORAL_SYNC=off: synchronous=NORMAL, the log is synced at checkpoints only; a crash of the
+ * process loses nothing, a crash of the machine or a power cut can lose the last commits (the file
+ * stays consistent). Said here, not left to the driver build.
+ */
+export function sqlitePragmasFromEnv(env: Record<string, string | undefined>): string[] {
+  const value = env.TEMPORAL_SYNC?.trim().toLowerCase();
+  if (value === undefined || value === '' || value === 'on') return ['journal_mode=WAL', 'synchronous=FULL'];
+  if (value === 'off') return ['journal_mode=WAL', 'synchronous=NORMAL'];
+  throw new Error(`TEMPORAL_SYNC=${env.TEMPORAL_SYNC}: use on (the default) or off`);
 }
 
 export interface DevServer {
@@ -29,11 +48,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
   args.push(...(options.uiPort === undefined ? ['--headless'] : ['--ui-port', String(options.uiPort)]));
   if (options.dbFile) {
     args.push('--db-filename', options.dbFile);
-    // The dev server opens the file with no pragmas: rollback journal (journal_mode=delete) and the
-    // SQLite driver's default synchronous level. FULL syncs the journal and the file in every commit,
-    // and the server replies to a signal or an activity completion only after its commit, so what it
-    // acknowledged survives a crash of the process and of the machine. Said here, not left to the driver build.
-    args.push('--sqlite-pragma', 'synchronous=FULL');
+    for (const pragma of options.sqlitePragmas ?? sqlitePragmasFromEnv(process.env)) args.push('--sqlite-pragma', pragma);
   }
   // The dev server's one history shard loads queued tasks 20 times a second by default: up to 50 ms
   // per hop. Faster loading and eager activity dispatch cut a cancel from ~92 to ~18 ms p50 (docs/PERFORMANCE.md).

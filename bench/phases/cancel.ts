@@ -16,13 +16,13 @@ import { Readings, type Ctx, type SdkWindow } from '../context';
 import { pingSignal, pingUpdate, progressQuery, stopSignal, type benchFloorWorkflow } from '../floor-workflow';
 import { cancelTimeline, summarizeTimelines, type CancelTimeline, type TimelineSummary } from '../history';
 import { say } from '../log';
-import type { CpuShare } from '../probes';
+import type { CpuMs, CpuShare } from '../probes';
 import { ACCOUNT } from '../stack';
 import { round, summarize, type Summary } from '../stats';
 import { isActive } from '../watcher';
 
 export type CancelMethod = 'signal' | 'update' | 'http';
-export type FloorKind = 'mongoCancel' | 'mongoWrite' | 'temporalSignal' | 'temporalSignalPolled' | 'temporalUpdate';
+export type FloorKind = 'mongoCancel' | 'mongoCancelRead' | 'mongoWrite' | 'temporalSignal' | 'temporalSignalPolled' | 'temporalUpdate';
 
 export interface Cell {
   /** Send → the read that saw the cart Active (or the no-op activity ran, for the Temporal floors). */
@@ -35,7 +35,8 @@ export interface Cell {
   firstError?: string;
   cpu?: CpuShare;
   /** CPU time one operation cost each process (ms): the CPU shares over the measured windows / samples. */
-  cpuMsPerOp?: { benchProcess: number; temporalServer?: number; mongoServer?: number };
+  /** CPU time per operation (ms): the bench process (worker, API, load), Temporal, its PostgreSQL (server profile), MongoDB. */
+  cpuMsPerOp?: CpuMs;
   sdk?: SdkWindow;
   /** From the workflow histories of a sample of the cancels (server timestamps). */
   timeline?: TimelineSummary;
@@ -67,6 +68,7 @@ function cell(samples: Sample[], errors: string[], readings: Readings, rounds: n
           cpuMsPerOp: {
             benchProcess: perOp(cpu.benchProcessPct)!,
             ...(cpu.temporalServerPct !== undefined ? { temporalServer: perOp(cpu.temporalServerPct) } : {}),
+            ...(cpu.temporalDbPct !== undefined ? { temporalDb: perOp(cpu.temporalDbPct) } : {}),
             ...(cpu.mongoServerPct !== undefined ? { mongoServer: perOp(cpu.mongoServerPct) } : {}),
           },
         }
@@ -166,15 +168,17 @@ async function sendCancel(ctx: Ctx, method: CancelMethod, cartId: string): Promi
 // ---- the floors
 
 export async function measureFloor(ctx: Ctx, kind: FloorKind, inFlight: number): Promise<Cell> {
-  return kind === 'mongoCancel' || kind === 'mongoWrite' ? mongoFloor(ctx, kind, inFlight) : temporalFloor(ctx, kind, inFlight);
+  return kind === 'mongoCancel' || kind === 'mongoCancelRead' || kind === 'mongoWrite' ? mongoFloor(ctx, kind, inFlight) : temporalFloor(ctx, kind, inFlight);
 }
 
 /**
  * The cancel's write alone, through the driver, on carts locked directly (no workflow):
- * mongoCancel is CartRepository.cancel (the read and the conditional write the activity makes),
- * mongoWrite one conditional findOneAndUpdate. Observed by the same CartWatcher as the cancels.
+ * mongoCancel is CartRepository.cancel by the store that locked the cart (it remembers it: the one
+ * conditional write the activity makes in the common case), mongoCancelRead the same by a store that
+ * has not seen the cart (it reads, then writes: what every cancel did before), mongoWrite one
+ * conditional findOneAndUpdate. Observed by the same CartWatcher as the cancels.
  */
-async function mongoFloor(ctx: Ctx, kind: 'mongoCancel' | 'mongoWrite', inFlight: number): Promise<Cell> {
+async function mongoFloor(ctx: Ctx, kind: 'mongoCancel' | 'mongoCancelRead' | 'mongoWrite', inFlight: number): Promise<Cell> {
   const { stack, abort } = ctx;
   const repo = new CartRepository(stack.carts);
   const rounds = roundsFor(inFlight, ctx.quick);
@@ -192,12 +196,13 @@ async function mongoFloor(ctx: Ctx, kind: 'mongoCancel' | 'mongoWrite', inFlight
     const sends = ids.map((cartId) => {
       const sentAt = performance.now();
       const seen = ctx.watcher.watch(cartId, isActive, sentAt);
+      const by = kind === 'mongoCancelRead' ? new CartRepository(stack.carts) : repo;
       const write =
-        kind === 'mongoCancel'
-          ? repo.cancel({ cartId, sessionId: session(cartId), reason: 'BENCH' }).then((r) => {
+        kind === 'mongoWrite'
+          ? singleWriteCancel(repo, cartId, session(cartId))
+          : by.cancel({ cartId, sessionId: session(cartId), reason: 'BENCH' }).then((r) => {
               if (!r.canceled) throw new Error(`cart ${cartId}: nothing canceled`);
-            })
-          : singleWriteCancel(repo, cartId, session(cartId));
+            });
       return { sentAt, seen, replied: write.then(() => performance.now()) };
     });
     const results = await Promise.allSettled(sends.map(async (s) => ({ obs: await s.seen, repliedAt: await s.replied })));

@@ -10,7 +10,7 @@ import { waitQuiet } from '../carts';
 import { Readings, type Ctx, type SdkWindow } from '../context';
 import { cancelUpdate, lockUpdate, type benchLifecycleWorkflow } from '../floor-workflow';
 import { ticker } from '../log';
-import type { CpuShare } from '../probes';
+import type { CpuMs, CpuShare } from '../probes';
 import { ACCOUNT, STORE } from '../stack';
 import { round, summarize, type Summary } from '../stats';
 
@@ -29,7 +29,8 @@ export interface LifecycleResult {
   leftLocked: number;
   cpu?: CpuShare;
   /** CPU time one lifecycle costs each process (ms), from the CPU shares over the window. */
-  cpuMsPerLifecycle?: { benchProcess: number; temporalServer?: number; mongoServer?: number };
+  /** CPU time per operation (ms): the bench process (worker, API, load), Temporal, its PostgreSQL (server profile), MongoDB. */
+  cpuMsPerLifecycle?: CpuMs;
   sdk?: SdkWindow;
 }
 
@@ -127,6 +128,7 @@ export async function measureLifecycles(ctx: Ctx, clients: number, seconds: numb
           cpuMsPerLifecycle: {
             benchProcess: perLifecycle(cpu.benchProcessPct)!,
             ...(cpu.temporalServerPct !== undefined ? { temporalServer: perLifecycle(cpu.temporalServerPct) } : {}),
+            ...(cpu.temporalDbPct !== undefined ? { temporalDb: perLifecycle(cpu.temporalDbPct) } : {}),
             ...(cpu.mongoServerPct !== undefined ? { mongoServer: perLifecycle(cpu.mongoServerPct) } : {}),
           },
         }

@@ -11,8 +11,14 @@
  * The cart keeps only its last RECENT_SESSIONS_KEPT archived sessions (a document is read whole by
  * every compare-and-set and may not outgrow 16 MB); every archived session is also kept, one
  * document each, in `checkout_sessions`.
+ *
+ * A checkout's own transitions (its steps, its cancel) come one after another from the worker that
+ * wrote the cart last, so the store remembers each cart in Checkout as it last read or wrote it, and
+ * such a transition decides from that cart and writes at once: ONE conditional write, fenced on the
+ * version, status, session and the whole checkout session remembered. Only when it matches nothing
+ * (another writer came in between) is the cart read, to tell why and decide again.
  */
-import type { AnyBulkWriteOperation, Collection, UpdateFilter } from 'mongodb';
+import type { AnyBulkWriteOperation, Collection, Filter, UpdateFilter } from 'mongodb';
 import {
   CartContendedError,
   CheckoutError,
@@ -53,6 +59,8 @@ export interface CartRepositoryOptions {
 }
 
 const DEFAULT_MAX_ROUNDS = 25;
+/** Carts in Checkout remembered per store (a few MB): beyond that the oldest is forgotten, and its next transition reads first. */
+const CARTS_REMEMBERED = 5000;
 /** Full jitter: a random pause up to an exponential cap, so contending writers spread out instead of colliding again. */
 export const casBackoffMs = (round: number): number => Math.random() * Math.min(500, 5 * 2 ** round);
 
@@ -61,6 +69,8 @@ export class CartRepository {
   private readonly maxRounds: number;
   private readonly backoffMs: (round: number) => number;
   private readonly onContention: (round: number) => void;
+  /** Carts in Checkout as this store last read or wrote them, least recently used first. */
+  private readonly remembered = new Map<string, CartDoc>();
 
   constructor(
     readonly carts: Collection<CartDoc>,
@@ -124,7 +134,7 @@ export class CartRepository {
    */
   async markStep(cartId: string, sessionId: string, step: BackgroundStep, phase: 'begin' | 'end', totals?: Totals, items?: CartItem[]): Promise<StepMark> {
     assertCartId(cartId);
-    return this.compareAndSet(cartId, (doc) => decideStep(doc, sessionId, step, phase, totals, items));
+    return this.compareAndSet(cartId, (doc) => decideStep(doc, sessionId, step, phase, totals, items), { fromRemembered: true });
   }
 
   /**
@@ -132,14 +142,15 @@ export class CartRepository {
    * Active, and the session archived. Closed → INVALID_OPERATION. Nothing running, or a session other
    * than `sessionId` holding the cart → success without a write (never cancel someone else's checkout).
    * A session already archived as Canceled answers `canceled: true` again: a retried cancel whose first
-   * attempt did the write gets the same answer.
+   * attempt did the write gets the same answer. The common case, the cart held by this session as
+   * remembered, is that one write and no read.
    */
   async cancel(input: CancelInput): Promise<{ canceled: boolean; doc: CartDoc }> {
     const canceledBefore = async (): Promise<boolean> =>
       input.sessionId !== undefined && (await this.archivedRecord(input.sessionId))?.backgroundOperation.status === 'Canceled';
     let outcome: CancelDecided;
     try {
-      outcome = await this.compareAndSet(input.cartId, (doc) => decideCancel(doc, input));
+      outcome = await this.compareAndSet(input.cartId, (doc) => decideCancel(doc, input), { fromRemembered: true });
     } catch (err) {
       // The cart was closed after this session was cancelled (and it left the cart's recent list).
       if (err instanceof CheckoutError && err.errorCode === 'INVALID_OPERATION' && (await canceledBefore())) {
@@ -176,8 +187,25 @@ export class CartRepository {
    * Read, decide, write fenced on what was read. A concurrent writer makes the write match nothing;
    * then we pause (jittered, growing) and read and decide again, so nothing is merged blindly.
    * Contention is transient: when the rounds run out the error is retryable, not a business answer.
+   * `fromRemembered`: first decide from the cart as remembered, and act on it only if that decides a
+   * write (an answer without a write is never given from memory); no match reads, without a pause.
    */
-  private async compareAndSet<R>(cartId: string, decide: (doc: CartDoc) => Decision<R> | Promise<Decision<R>>): Promise<R> {
+  private async compareAndSet<R>(
+    cartId: string,
+    decide: (doc: CartDoc) => Decision<R> | Promise<Decision<R>>,
+    options: { fromRemembered?: boolean } = {},
+  ): Promise<R> {
+    const remembered = options.fromRemembered ? this.remembered.get(cartId) : undefined;
+    if (remembered) {
+      // A refusal decided from memory is not given: the read below decides it on the cart as it is.
+      const decision = await (async () => decide(remembered))().catch(() => undefined);
+      if (decision && 'write' in decision) {
+        // The cart may be minutes old here, not a round trip: its whole session fences too, so the
+        // archived copy the write pushes is exactly the session the cart holds.
+        const written = await this.write(remembered, decision, { checkout: remembered.checkout });
+        if (written) return written.result;
+      }
+    }
     for (let round = 0; round < this.maxRounds; round++) {
       if (round > 0) {
         this.onContention(round);
@@ -185,25 +213,47 @@ export class CartRepository {
       }
       const doc = await this.get(cartId);
       assertWellFormed(doc);
+      this.remember(doc);
       const decision = await decide(doc);
       if (!('write' in decision)) {
         await this.recordSessions(doc._id, decision.archives ?? []);
         return decision.result;
       }
-      const update: UpdateFilter<CartDoc> = {
-        ...decision.write,
-        $set: { ...(decision.write.$set ?? {}), updatedAt: new Date() },
-        $inc: { ...(decision.write.$inc ?? {}), version: 1 },
-      };
-      const written = await this.carts.findOneAndUpdate(fence(doc), update, { returnDocument: 'after' });
-      if (written) {
-        const archives = decision.archives ?? [];
-        // Right after the cart write; an activity that dies in between redoes it on its retry.
-        await this.recordSessions(doc._id, [...droppedBy(doc, archives.length), ...archives]);
-        return decision.result(written);
-      }
+      const written = await this.write(doc, decision);
+      if (written) return written.result;
     }
     throw new CartContendedError(cartId, this.maxRounds);
+  }
+
+  /** The decided write, fenced on `doc` (and `extraFence`); undefined when it matched nothing. */
+  private async write<R>(
+    doc: CartDoc,
+    decision: Extract<Decision<R>, { write: unknown }>,
+    extraFence: Filter<CartDoc> = {},
+  ): Promise<{ result: R } | undefined> {
+    const update: UpdateFilter<CartDoc> = {
+      ...decision.write,
+      $set: { ...(decision.write.$set ?? {}), updatedAt: new Date() },
+      $inc: { ...(decision.write.$inc ?? {}), version: 1 },
+    };
+    const written = await this.carts.findOneAndUpdate({ ...fence(doc), ...extraFence }, update, { returnDocument: 'after' });
+    if (!written) {
+      this.remembered.delete(doc._id);
+      return undefined;
+    }
+    this.remember(written);
+    const archives = decision.archives ?? [];
+    // Right after the cart write; an activity that dies in between redoes it on its retry.
+    await this.recordSessions(doc._id, [...droppedBy(doc, archives.length), ...archives]);
+    return { result: decision.result(written) };
+  }
+
+  /** Keeps a cart in Checkout for its session's next transition; forgets any other. */
+  private remember(doc: CartDoc): void {
+    this.remembered.delete(doc._id);
+    if (doc.status !== 'Checkout') return;
+    this.remembered.set(doc._id, doc);
+    if (this.remembered.size > CARTS_REMEMBERED) this.remembered.delete(this.remembered.keys().next().value as string);
   }
 
   /** Upserts archived sessions into checkout_sessions: one document per session, idempotent. */
