@@ -2,11 +2,10 @@
  * Bad input gets a clear code and writes nothing. This file has a database of its own, so it can
  * assert that the whole carts collection is unchanged afterwards.
  */
-import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { checkoutWorkflowId, type ItemChange } from '../src/contract';
 import { CheckoutError } from '../src/contract';
-import { insertForeignCart, newCartId, setupTestEnv, type TestEnv } from './harness/env';
+import { insertForeignCart, newCartId, setupTestEnv, workflowFailure, type TestEnv } from './harness/env';
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -113,12 +112,8 @@ test('a workflow started directly with an operator object as cart id fails with 
       workflowId: checkoutWorkflowId(newCartId('direct')),
       args: [{ cartId: { $ne: null } }],
     });
-    const err = await handle.result().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(WorkflowFailedError);
-    expect(((err as WorkflowFailedError).cause as ApplicationFailure).type).toBe('INVALID_INPUT');
+    const err = await workflowFailure(handle);
+    expect((err.cause as ApplicationFailure).type).toBe('INVALID_INPUT');
     const history = await handle.fetchHistory();
     expect((history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes)).toHaveLength(0);
     expect(await snapshot()).toBe(before);

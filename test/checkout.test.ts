@@ -9,7 +9,7 @@ import { CheckoutError } from '../src/contract';
 import { CheckoutClient } from '../src/client';
 import { dataConverter } from '../src/data-converter';
 import { cancelCheckoutSignal, getCheckoutStateQuery, placeOrderUpdate, waitForLockUpdate } from '../src/contract/messages';
-import { eventually, insertForeignCart, newCartId, setupTestEnv, type TestEnv } from './harness/env';
+import { eventually, insertForeignCart, newCartId, setupTestEnv, workflowFailure, type TestEnv } from './harness/env';
 import { eventsWith, lastEvent, runsOf, signalsOf } from './harness/history';
 import { recordHistory } from './harness/record';
 
@@ -103,12 +103,8 @@ test('a cart closed under a running checkout: the cancel fails with INVALID_OPER
 
     const handle = handleOf(cartId);
     await handle.signal(cancelCheckoutSignal, { reason: 'REQUESTED' });
-    const err = await handle.result().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(WorkflowFailedError);
-    const cause = (err as WorkflowFailedError).cause;
+    const err = await workflowFailure(handle);
+    const cause = err.cause;
     expect(cause).toBeInstanceOf(ApplicationFailure);
     expect((cause as ApplicationFailure).type).toBe('INVALID_OPERATION');
     expect((cause as ApplicationFailure).message).toBe(CLOSED_CART_MESSAGE);
@@ -365,14 +361,8 @@ test('a cart deleted under a running checkout: the step fails for good, the chec
     env.slowSteps(cartId, 200);
     await env.checkout.startCheckout(cartId);
     await env.carts.deleteOne({ _id: cartId });
-    const err = await handleOf(cartId)
-      .result()
-      .then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-    expect(err).toBeInstanceOf(WorkflowFailedError);
-    expect(((err as WorkflowFailedError).cause as ApplicationFailure).type).toBe('NOT_FOUND');
+    const err = await workflowFailure(handleOf(cartId));
+    expect((err.cause as ApplicationFailure).type).toBe('NOT_FOUND');
     const history = await handleOf(cartId).fetchHistory();
     expect(runsOf(history, CANCEL_ACTIVITY_TYPE)[0]?.input).toEqual([expect.objectContaining({ reason: 'STEP_FAILED' })]);
   });

@@ -4,7 +4,6 @@
  * servers (test/harness/provider.ts) that check each call's signature. Outcomes: the cart through
  * `GET /carts/:id`, the workflow's result and history, what each provider received.
  */
-import { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createCheckoutActivities } from '../activities/checkout';
@@ -12,7 +11,7 @@ import { IntegrationStore } from '../src/db';
 import { randomUUID } from 'node:crypto';
 import { COLLECTIONS, checkoutWorkflowId, type IntegrationStep } from '../src/contract';
 import { findCheckoutError } from '../src/contract/failures';
-import { eventually, setupTestEnv, type TestEnv } from './harness/env';
+import { eventually, setupTestEnv, workflowFailure, type TestEnv } from './harness/env';
 import { activityRuns, scheduledActivities, summaryOf } from './harness/history';
 import { ADMIN_TOKEN, call, setupDirectory, startTestApi, type RunningTestApi } from './harness/http';
 import { TestProvider, type Reply } from './harness/provider';
@@ -80,14 +79,7 @@ const stepsDone = (cartId: string) =>
 const handleOf = (cartId: string) => env.client.workflow.getHandle(checkoutWorkflowId(cartId));
 
 async function failureOf(cartId: string) {
-  const err = await handleOf(cartId)
-    .result()
-    .then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-  expect(err).toBeInstanceOf(WorkflowFailedError);
-  return findCheckoutError(err);
+  return findCheckoutError(await workflowFailure(handleOf(cartId)));
 }
 
 /** The attempts of one step's activity: the attempt that started last, and the failure before it. */

@@ -1,5 +1,5 @@
 /** What every integration test file needs: connections to the run's servers, a workflow bundle, workers. */
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import type { WorkflowBundle } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { temporalSettings, type TemporalSettings } from '../../src/config';
@@ -108,4 +108,14 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 2, 250);
   }
+}
+
+/** The run's failure: asserts that the workflow failed (not completed, not any other error) and returns it. */
+export async function workflowFailure(handle: { result(): Promise<unknown> }): Promise<WorkflowFailedError> {
+  const err = await handle.result().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  return err as WorkflowFailedError;
 }
