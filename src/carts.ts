@@ -6,7 +6,16 @@
  */
 import type { Collection, Db } from 'mongodb';
 import { randomUUID } from 'node:crypto';
-import { CheckoutError, providerSettingsOf, type CartItem, type CartView, type IntegrationStep, type IntegrationView, type ItemChange } from './contract';
+import {
+  CheckoutError,
+  providerSettingsOf,
+  type CartItem,
+  type CartView,
+  type IntegrationStep,
+  type IntegrationView,
+  type ItemChange,
+  type StoreSettings,
+} from './contract';
 import { CartRepository, Directory, IntegrationStore, applyChange, cartView, cartsCollection, storeCall, type CartDoc } from './db';
 
 export interface NewCart {
@@ -94,8 +103,8 @@ export class CartService {
     if (!account || !account.active) throw new CheckoutError('INSUFFICIENT_ACCESS', 'The effective account is not valid.', {});
   }
 
-  saveStore(webstoreId: string, name: string) {
-    return this.directory.upsertStore(webstoreId, name);
+  saveStore(webstoreId: string, name: string, settings: Partial<StoreSettings> = {}) {
+    return this.directory.upsertStore(webstoreId, name, settings);
   }
 
   saveAccount(accountId: string, name: string, active: boolean) {

@@ -26,6 +26,22 @@ export type CheckoutState = (typeof CHECKOUT_STATES)[number] | 'Error';
 export const BACKGROUND_STEPS = ['Inventory', 'Confirm Price', 'Shipping Cost', 'Taxes', 'Checkout Summary'] as const;
 export type BackgroundStep = (typeof BACKGROUND_STEPS)[number];
 
+/** What an item change does to a cart in checkout: cancel the checkout (the default), or recalculate it in place. */
+export const CHECKOUT_POLICIES = ['cancel', 'recalculate'] as const;
+export type CheckoutPolicy = (typeof CHECKOUT_POLICIES)[number];
+
+/** Where item prices come from: the caller's `unitPrice` (the default), or the store's price book. */
+export const PRICING_MODES = ['caller', 'book'] as const;
+export type PricingMode = (typeof PRICING_MODES)[number];
+
+/** A store's settings, as PUT /webstores/:webstoreId takes and answers them. */
+export interface StoreSettings {
+  checkoutPolicy: CheckoutPolicy;
+  pricing: PricingMode;
+}
+
+export const DEFAULT_STORE_SETTINGS: StoreSettings = { checkoutPolicy: 'cancel', pricing: 'caller' };
+
 export type BackgroundOperationStatus = 'New' | 'Running' | 'Complete' | 'Error' | 'Canceled';
 
 export type CancelReason = 'REQUESTED' | 'ADD_TO_CART' | 'EXPIRED' | string;

@@ -1,11 +1,19 @@
 /** Stores (webstores), buyer accounts and store memberships: what the API's requirement checks read. */
 import type { Collection, Db } from 'mongodb';
-import { COLLECTIONS, CheckoutError } from '../contract';
+import { COLLECTIONS, CheckoutError, DEFAULT_STORE_SETTINGS, type StoreSettings } from '../contract';
 
-export interface WebstoreDoc {
+export interface WebstoreDoc extends Partial<StoreSettings> {
   _id: string;
   name: string;
   updatedAt: Date;
+}
+
+/** A store's settings; documents written before a setting existed have its default. */
+export function storeSettings(doc: WebstoreDoc | null): StoreSettings {
+  return {
+    checkoutPolicy: doc?.checkoutPolicy ?? DEFAULT_STORE_SETTINGS.checkoutPolicy,
+    pricing: doc?.pricing ?? DEFAULT_STORE_SETTINGS.pricing,
+  };
 }
 
 export interface AccountDoc {
@@ -39,9 +47,11 @@ export class Directory {
     await this.memberships.createIndex({ accountId: 1 }, { name: 'account' });
   }
 
-  async upsertStore(id: string, name: string): Promise<{ webstoreId: string; name: string }> {
-    await this.webstores.updateOne({ _id: id }, { $set: { name, updatedAt: new Date() } }, { upsert: true });
-    return { webstoreId: id, name };
+  /** PUT semantics: a setting left out returns to its default. */
+  async upsertStore(id: string, name: string, settings: Partial<StoreSettings> = {}): Promise<{ webstoreId: string; name: string } & StoreSettings> {
+    const full = { ...DEFAULT_STORE_SETTINGS, ...settings };
+    await this.webstores.updateOne({ _id: id }, { $set: { name, ...full, updatedAt: new Date() } }, { upsert: true });
+    return { webstoreId: id, name, ...full };
   }
 
   async upsertAccount(id: string, name: string, active: boolean): Promise<{ accountId: string; name: string; active: boolean }> {

@@ -1,14 +1,24 @@
 /** The admin routes: stores, buyer accounts and memberships (an admin token). */
 import type { FastifyInstance } from 'fastify';
+import { CHECKOUT_POLICIES, PRICING_MODES, type StoreSettings } from '../../contract';
 import { requireAdmin } from '../auth';
 import { NAME, body, params } from '../schemas';
 import type { RouteContext } from './context';
 
 export function directoryRoutes(app: FastifyInstance, { carts }: RouteContext): void {
-  app.put<{ Params: { webstoreId: string }; Body: { name: string } }>(
+  app.put<{ Params: { webstoreId: string }; Body: { name: string } & Partial<StoreSettings> }>(
     '/webstores/:webstoreId',
-    { schema: { params: params('webstoreId'), body: body({ name: NAME }, ['name']) }, onRequest: requireAdmin },
-    async (req) => carts.saveStore(req.params.webstoreId, req.body.name),
+    {
+      schema: {
+        params: params('webstoreId'),
+        body: body({ name: NAME, checkoutPolicy: { type: 'string', enum: CHECKOUT_POLICIES }, pricing: { type: 'string', enum: PRICING_MODES } }, ['name']),
+      },
+      onRequest: requireAdmin,
+    },
+    async (req) => {
+      const { name, ...settings } = req.body;
+      return carts.saveStore(req.params.webstoreId, name, settings);
+    },
   );
   app.put<{ Params: { accountId: string }; Body: { name: string; active: boolean } }>(
     '/accounts/:accountId',
