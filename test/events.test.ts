@@ -216,7 +216,12 @@ describe('the relay, on a database no worker relays', () => {
       const cart = await cartsCollection(mongo.db).findOne({ _id: cartId });
       const types = docs.filter((d) => d.cartId === cartId).map((d) => d.type);
       const changes = 4 + (i % 4);
-      expect(types).toEqual(['cart.created', ...Array(changes).fill('cart.items_changed'), 'checkout.started', i % 2 === 0 ? 'checkout.canceled' : 'order.placed']);
+      expect(types).toEqual([
+        'cart.created',
+        ...Array(changes).fill('cart.items_changed'),
+        'checkout.started',
+        i % 2 === 0 ? 'checkout.canceled' : 'order.placed',
+      ]);
       expect(cart?.eventSeq).toBe(types.length);
       expect(cart?.outbox).toEqual([]);
     }
