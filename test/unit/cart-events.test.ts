@@ -60,7 +60,7 @@ test('every transition that writes records its event; a step records none', asyn
   });
 });
 
-test('the outbox write numbers events after the cart's last one, in one $set and one $push', () => {
+test("the outbox write numbers events after the cart's last one, in one $set and one $push", () => {
   const at = new Date(1000);
   const written = outboxWrite(
     active,
