@@ -42,7 +42,8 @@ export async function eventViolations(carts: Collection<CartDoc>, cartIds: strin
 function cartProblems(doc: CartDoc, events: EventDoc[]): string | undefined {
   const seqs = events.map((e) => Number(e.eventId.slice(doc._id.length + 1)));
   const expected = Array.from({ length: doc.eventSeq ?? 0 }, (_, i) => i + 1);
-  if (JSON.stringify(seqs) !== JSON.stringify(expected)) return `events in cursor order have seqs [${seqs.join(',')}], expected 1..${doc.eventSeq ?? 0} once each`;
+  if (JSON.stringify(seqs) !== JSON.stringify(expected))
+    return `events in cursor order have seqs [${seqs.join(',')}], expected 1..${doc.eventSeq ?? 0} once each`;
   const count = (...types: string[]) => events.filter((e) => types.includes(e.type)).length;
   const archived = doc.archivedSessionCount ?? (doc.archivedSessions ?? []).length;
   const holding = doc.status === 'Checkout' ? 1 : 0;

@@ -142,7 +142,11 @@ export class EventRelay {
   }
 
   private async lastCursor(): Promise<number> {
-    const last = await this.events.find({}, { projection: { _id: 1 } }).sort({ _id: -1 }).limit(1).next();
+    const last = await this.events
+      .find({}, { projection: { _id: 1 } })
+      .sort({ _id: -1 })
+      .limit(1)
+      .next();
     return last ? last._id : 0;
   }
 
