@@ -25,6 +25,7 @@ export { applyChange } from './items';
 export { DEFAULT_UNIT_PRICE_CENTS, computeTotals, unitPriceOf } from './totals';
 export * from './directory';
 export * from './integrations';
+export * from './prices';
 export * from './idempotency';
 export * from './mongo';
 export * from './unavailable';
