@@ -73,7 +73,10 @@ function bookPricedStep(step: BackgroundStep, items: CartItem[], previous: Total
 /** The price book a builtin step needs: Confirm Price's, when the cart's store prices from its book. */
 export async function builtinBook(step: BackgroundStep, doc: CartDoc, pricing: StorePricing): Promise<BookPrices | undefined> {
   if (step !== 'Confirm Price') return undefined;
-  return pricing.bookFor(doc.webstoreId, (doc.items ?? []).map((i) => i.sku));
+  return pricing.bookFor(
+    doc.webstoreId,
+    (doc.items ?? []).map((i) => i.sku),
+  );
 }
 
 /** Calls the store's provider for this step and turns its answer into the step's totals (and repriced items). */

@@ -26,7 +26,8 @@ afterAll(async () => {
   await env?.close();
 });
 
-const admin = (method: string, path: string, body?: unknown, token: string | null = ADMIN_TOKEN) => call(api.base, path, { method, token, account: null, body });
+const admin = (method: string, path: string, body?: unknown, token: string | null = ADMIN_TOKEN) =>
+  call(api.base, path, { method, token, account: null, body });
 const buyer = (method: string, path: string, body?: unknown) => call(api.base, path, { method, body });
 const prices = () => env.mongo.db.collection<PriceDoc>(COLLECTIONS.storePrices);
 
@@ -39,7 +40,10 @@ async function newStore(pricing?: 'book' | 'caller'): Promise<string> {
 }
 
 async function setPrice(store: string, sku: string, unitPrice: number): Promise<void> {
-  expect(await admin('PUT', `/webstores/${store}/prices/${encodeURIComponent(sku)}`, { unitPrice })).toMatchObject({ status: 200, body: { webstoreId: store, sku, unitPrice } });
+  expect(await admin('PUT', `/webstores/${store}/prices/${encodeURIComponent(sku)}`, { unitPrice })).toMatchObject({
+    status: 200,
+    body: { webstoreId: store, sku, unitPrice },
+  });
 }
 
 async function newCart(store: string): Promise<string> {
@@ -121,7 +125,9 @@ describe('admin routes', () => {
   });
 
   test('a malformed store id or SKU is 400 INVALID_INPUT', async () => {
-    expect((await admin('PUT', `/webstores/${encodeURIComponent('bad|id')}/prices/SKU-A`, { unitPrice: 1 })).body).toMatchObject([{ errorCode: 'INVALID_INPUT' }]);
+    expect((await admin('PUT', `/webstores/${encodeURIComponent('bad|id')}/prices/SKU-A`, { unitPrice: 1 })).body).toMatchObject([
+      { errorCode: 'INVALID_INPUT' },
+    ]);
     expect((await admin('GET', `/webstores/store-1/prices/${encodeURIComponent('-sku')}`)).body).toMatchObject([{ errorCode: 'INVALID_INPUT' }]);
   });
 });
@@ -137,23 +143,30 @@ describe('store settings on PUT /webstores/:webstoreId', () => {
       status: 200,
       body: { checkoutPolicy: 'recalculate', pricing: 'book' },
     });
-    expect(await env.mongo.db.collection(COLLECTIONS.webstores).findOne({ _id: store as never })).toMatchObject({ checkoutPolicy: 'recalculate', pricing: 'book' });
+    expect(await env.mongo.db.collection(COLLECTIONS.webstores).findOne({ _id: store as never })).toMatchObject({
+      checkoutPolicy: 'recalculate',
+      pricing: 'book',
+    });
     // PUT replaces: a setting left out returns to its default.
     expect((await admin('PUT', `/webstores/${store}`, { name: 'S' })).body).toMatchObject({ checkoutPolicy: 'cancel', pricing: 'caller' });
-    expect(await env.mongo.db.collection(COLLECTIONS.webstores).findOne({ _id: store as never })).toMatchObject({ checkoutPolicy: 'cancel', pricing: 'caller' });
+    expect(await env.mongo.db.collection(COLLECTIONS.webstores).findOne({ _id: store as never })).toMatchObject({
+      checkoutPolicy: 'cancel',
+      pricing: 'caller',
+    });
   });
 
-  test.each([
-    [{ checkoutPolicy: 'keep' }],
-    [{ pricing: 'BOOK' }],
-    [{ pricing: null }],
-    [{ checkoutPolicy: 1 }],
-  ])('%j is 400 INVALID_INPUT and leaves the store as it was', async (bad) => {
-    const store = `store-settings-${randomUUID().slice(0, 8)}`;
-    expect((await admin('PUT', `/webstores/${store}`, { name: 'S', pricing: 'book' })).status).toBe(200);
-    expect(await admin('PUT', `/webstores/${store}`, { name: 'S', ...bad })).toMatchObject({ status: 400, body: [{ errorCode: 'INVALID_INPUT' }] });
-    expect(await env.mongo.db.collection(COLLECTIONS.webstores).findOne({ _id: store as never })).toMatchObject({ checkoutPolicy: 'cancel', pricing: 'book' });
-  });
+  test.each([[{ checkoutPolicy: 'keep' }], [{ pricing: 'BOOK' }], [{ pricing: null }], [{ checkoutPolicy: 1 }]])(
+    '%j is 400 INVALID_INPUT and leaves the store as it was',
+    async (bad) => {
+      const store = `store-settings-${randomUUID().slice(0, 8)}`;
+      expect((await admin('PUT', `/webstores/${store}`, { name: 'S', pricing: 'book' })).status).toBe(200);
+      expect(await admin('PUT', `/webstores/${store}`, { name: 'S', ...bad })).toMatchObject({ status: 400, body: [{ errorCode: 'INVALID_INPUT' }] });
+      expect(await env.mongo.db.collection(COLLECTIONS.webstores).findOne({ _id: store as never })).toMatchObject({
+        checkoutPolicy: 'cancel',
+        pricing: 'book',
+      });
+    },
+  );
 });
 
 describe('a store that prices from its book', () => {
@@ -307,11 +320,14 @@ describe('a store that prices from its book', () => {
         (r) => r.activityType === 'runCheckoutStep' && (r.input[0] as { step: string }).step === 'Confirm Price',
       );
       expect(confirm?.started?.activityTaskStartedEventAttributes?.attempt).toBe(1);
-      expect(confirm?.failed?.activityTaskFailedEventAttributes?.failure?.applicationFailureInfo).toMatchObject({ type: 'PRICE_NOT_FOUND', nonRetryable: true });
+      expect(confirm?.failed?.activityTaskFailedEventAttributes?.failure?.applicationFailureInfo).toMatchObject({
+        type: 'PRICE_NOT_FOUND',
+        nonRetryable: true,
+      });
     });
   });
 
-  test("a cart another service wrote without prices is priced at Confirm Price from the book", async () => {
+  test('a cart another service wrote without prices is priced at Confirm Price from the book', async () => {
     const w = await env.newWorker();
     await w.worker.runUntil(async () => {
       const store = await newStore('book');
