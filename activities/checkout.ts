@@ -28,8 +28,8 @@ import {
   type StepResult,
 } from '../src/contract';
 import { toApplicationFailure, toRetryableFailure } from '../src/contract/failures';
-import { CartRepository, IntegrationStore, type CartDoc } from '../src/db';
-import { builtinStep, httpStep, type StepWork } from './integrations';
+import { CartRepository, IntegrationStore, StorePricing, type CartDoc } from '../src/db';
+import { builtinBook, builtinStep, httpStep, type StepWork } from './integrations';
 
 /**
  * Runs inside runCheckoutStep once the step has begun, before its result is written. A test seam:
@@ -77,6 +77,7 @@ export function createCheckoutActivities({ carts, client, beforeStep, integratio
     // Backing off under contention can take seconds: keep heartbeating so it is not taken for a lost worker.
     onContention: (round) => Context.current().heartbeat({ contendedRound: round }),
   });
+  const pricing = new StorePricing(carts.db);
 
   /** Whether that run of a workflow is still running; a run that is gone, or is no Temporal run id, is not. */
   async function runIsOpen(workflowId: string, runId: string): Promise<boolean> {
@@ -108,7 +109,8 @@ export function createCheckoutActivities({ carts, client, beforeStep, integratio
   async function performStep(input: StepInput, doc: CartDoc): Promise<StepWork> {
     const integrationStep = integrationStepOf(input.step);
     const provider = integrationStep && doc.webstoreId ? await integrations.get(doc.webstoreId, integrationStep) : null;
-    if (!provider) return builtinStep(input.step, doc.items ?? [], doc.checkout?.totals);
+    // The store's http provider wins over its price book: registering one for Confirm Price is the store's explicit choice.
+    if (!provider) return builtinStep(input.step, doc.items ?? [], doc.checkout?.totals, await builtinBook(input.step, doc, pricing));
     const work = await httpStep(provider, doc, input.sessionId);
     Context.current().log.info('step served by the store', { cartId: doc._id, step: input.step, outcome: work.outcome.answer });
     return work;

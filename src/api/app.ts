@@ -23,6 +23,7 @@ import { directoryRoutes } from './routes/directory';
 import { healthRoutes } from './routes/health';
 import { integrationRoutes } from './routes/integrations';
 import { itemRoutes } from './routes/items';
+import { priceRoutes } from './routes/prices';
 
 export interface ApiDeps {
   checkout: CheckoutClient;
@@ -74,6 +75,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   cartRoutes(app, ctx);
   itemRoutes(app, ctx);
   checkoutRoutes(app, ctx);
+  priceRoutes(app, ctx);
 
   await app.ready();
   return app;

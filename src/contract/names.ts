@@ -66,6 +66,9 @@ export const COLLECTIONS = {
   // Added by the store integrations (issue 15).
   /** The http providers stores registered, one document per store and step (`_id` = `<webstoreId>|<step>`). */
   storeIntegrations: 'store_integrations',
+  // Added by the price book (issue 12).
+  /** The stores' price books: one document per store and SKU (`_id` = `<webstoreId>|<sku>`), its unit price in currency units. */
+  storePrices: 'store_prices',
 } as const;
 
 /** Search attributes the project registers (name → type). */

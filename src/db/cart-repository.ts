@@ -48,6 +48,7 @@ import {
   type StepMark,
 } from './cart-transitions';
 import { droppedBy, fence, type Decision } from './cart-writes';
+import { StorePricing } from './prices';
 
 export interface CartRepositoryOptions {
   /** Compare-and-set rounds before giving up with the retryable CartContendedError. */
@@ -66,6 +67,7 @@ export const casBackoffMs = (round: number): number => Math.random() * Math.min(
 
 export class CartRepository {
   readonly sessions: Collection<SessionRecord>;
+  private readonly pricing: StorePricing;
   private readonly maxRounds: number;
   private readonly backoffMs: (round: number) => number;
   private readonly onContention: (round: number) => void;
@@ -77,6 +79,7 @@ export class CartRepository {
     options: CartRepositoryOptions = {},
   ) {
     this.sessions = sessionsCollection(carts.db);
+    this.pricing = new StorePricing(carts.db);
     this.maxRounds = options.maxRounds ?? DEFAULT_MAX_ROUNDS;
     this.backoffMs = options.backoffMs ?? casBackoffMs;
     this.onContention = options.onContention ?? (() => undefined);
@@ -180,7 +183,9 @@ export class CartRepository {
     if (requestId !== undefined && (typeof requestId !== 'string' || requestId.length === 0 || requestId.length > 512)) {
       throw new CheckoutError('INVALID_INPUT', 'requestId must be a string of 1-512 characters', { field: 'requestId' });
     }
-    return this.compareAndSet(cartId, (doc) => decideItemChange(doc, change, requestId));
+    // The store's pricing is read with the cart, each round: a store that prices from its book prices the changed line.
+    const bookOf = (doc: CartDoc) => (change.op === 'remove' ? undefined : this.pricing.bookFor(doc.webstoreId, [change.sku]));
+    return this.compareAndSet(cartId, async (doc) => decideItemChange(doc, change, requestId, await bookOf(doc)));
   }
 
   /**

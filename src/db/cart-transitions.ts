@@ -19,6 +19,7 @@ import {
 import { APPLIED_CHANGES_KEPT, type CartDoc, type CheckoutSessionDoc } from './cart-docs';
 import { archiveWrite, archived, type Decision } from './cart-writes';
 import { applyChange } from './items';
+import { bookPricedItems, type BookPrices } from './prices';
 
 /** Whether the run that holds a lock under our own workflow ID is still open. */
 export type HolderIsLive = (holder: CheckoutSessionDoc) => Promise<boolean>;
@@ -191,8 +192,11 @@ export interface ItemsChanged {
   doc: CartDoc;
 }
 
-/** An item change on an Active cart, its request id stored in the same write; a cart in Checkout is answered `locked`. */
-export function decideItemChange(doc: CartDoc, change: ItemChange, requestId: string | undefined): Decision<ItemsChanged> {
+/**
+ * An item change on an Active cart, its request id stored in the same write; a cart in Checkout is
+ * answered `locked`. `book`: the store prices from its book (./prices), which prices the changed line.
+ */
+export function decideItemChange(doc: CartDoc, change: ItemChange, requestId: string | undefined, book?: BookPrices): Decision<ItemsChanged> {
   if (requestId !== undefined && (doc.appliedChanges ?? []).some((c) => c.requestId === requestId)) {
     return { result: { locked: false, duplicate: true, doc } };
   }
@@ -202,8 +206,10 @@ export function decideItemChange(doc: CartDoc, change: ItemChange, requestId: st
       status: doc.status,
     });
   }
+  // Priced before the lock is looked at: a SKU the book has no price for is refused without cancelling a checkout.
+  const changed = applyChange(doc.items ?? [], change);
+  const items = book ? bookPricedItems(doc._id, changed, change.sku, book) : changed;
   if (doc.status === 'Checkout') return { result: { locked: true, duplicate: false, doc } };
-  const items = applyChange(doc.items ?? [], change);
   const write: UpdateFilter<CartDoc> = { $set: { items } };
   if (requestId !== undefined) {
     write.$push = {
