@@ -242,7 +242,12 @@ export function createCheckoutActivities({ carts, client, beforeStep, integratio
    * the checkout can't take it (ended or ending, an older worker without the Update, a change that
    * empties the cart): the caller cancels it then, as under the policy `cancel`.
    */
-  async function recalculateRunningCheckout(doc: CartDoc, req: CartItemsRequest, requestId: string, progress: ChangeProgress): Promise<RecalculateOutcome | undefined> {
+  async function recalculateRunningCheckout(
+    doc: CartDoc,
+    req: CartItemsRequest,
+    requestId: string,
+    progress: ChangeProgress,
+  ): Promise<RecalculateOutcome | undefined> {
     const session = doc.checkout!;
     const ctx = Context.current();
     const handle = client.workflow.getHandle(session.workflowId || checkoutWorkflowId(doc._id), session.runId);
