@@ -196,7 +196,10 @@ export function createCheckoutActivities({ carts, client, beforeStep, integratio
       const { workflowExecution, activityId } = ctx.info;
       const requestId = req.requestId ?? (workflowExecution ? `${workflowExecution.workflowId}/${activityId}` : activityId);
       const previous = (ctx.info.heartbeatDetails ?? {}) as ChangeProgress;
-      const progress: ChangeProgress = { canceledCheckout: previous.canceledCheckout === true, recalculating: previous.recalculating ?? [] };
+      const progress: ChangeProgress = {
+        canceledCheckout: previous.canceledCheckout === true,
+        ...(previous.recalculating ? { recalculating: previous.recalculating } : {}),
+      };
       for (let round = 0; round < 5; round++) {
         const result = await repo.changeItems(req.cartId, req.change, { requestId });
         const doc = result.doc;
@@ -208,8 +211,8 @@ export function createCheckoutActivities({ carts, client, beforeStep, integratio
         }
         const session = doc.checkout?.sessionId;
         // Each checkout is asked once: one that refused is cancelled, and the next round reads the cart again.
-        if (session && !progress.recalculating!.includes(session) && (await policyOf(doc)) === 'recalculate') {
-          progress.recalculating!.push(session);
+        if (session && !progress.recalculating?.includes(session) && (await policyOf(doc)) === 'recalculate') {
+          progress.recalculating = [...(progress.recalculating ?? []), session];
           ctx.heartbeat(progress);
           const outcome = await recalculateRunningCheckout(doc, req, requestId, progress);
           if (outcome) return { ...itemsAnswer({ ...outcome, _id: outcome.cartId }), canceledCheckout: false, recalculated: true };
