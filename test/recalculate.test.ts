@@ -11,6 +11,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { createCheckoutActivities } from '../activities/checkout';
+import { main } from '../src/cli/main';
 import type { CartItemsResult } from '../src/contract';
 import { CANCEL_SIGNAL_NAME, RECALCULATE_UPDATE_NAME, checkoutWorkflowId, type BackgroundStep, type CartItemsRequest, type StepInput } from '../src/contract';
 import { placeOrderUpdate } from '../src/contract/messages';
@@ -294,5 +295,31 @@ test('policy recalculate: a change after the order was accepted is refused by th
     const history = await handle.fetchHistory();
     expect(runsOf(history, 'applyItemChangeInCheckout')).toHaveLength(0);
     expect(await handle.result()).toMatchObject({ outcome: 'ORDER_PLACED', refusedCancels: 1 });
+  });
+});
+
+test('policy recalculate: the client library and the CLI report the recalculation', async () => {
+  await withWorker(async () => {
+    const { cartId, sessionId } = await cartInCheckout(RECALC_STORE);
+    await totalsReach(cartId, TOTAL_BEFORE);
+    const byClient = await env.checkout.addItem(cartId, 'SKU-2', 1, { unitPrice: 5, requestedBy: 'svc-client' });
+    expect(byClient).toMatchObject({ cartId, status: 'Checkout', canceledCheckout: false, recalculated: true, requestId: expect.any(String) });
+
+    let stdout = '';
+    const io = { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: () => true }, env: { ...process.env, MONGODB_DB: env.mongoDb } };
+    expect(await main(['--task-queue', env.taskQueue, 'add-item', cartId, 'SKU-3', '1', '--requested-by', 'ops-1'], io)).toBe(0);
+    expect(stdout).toContain('cart is Checkout');
+    expect(stdout).toContain('the running checkout took the change and is being recalculated');
+    stdout = '';
+    expect(await main(['--task-queue', env.taskQueue, '--json', 'add-item', cartId, 'SKU-4', '1'], io)).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ status: 'Checkout', canceledCheckout: false, recalculated: true });
+
+    const cart = await eventually('three recalculations with every total', async () => {
+      const c = await cartOf(cartId);
+      return c.checkout?.recalculations === 3 && c.checkout.totals?.total !== undefined ? c : undefined;
+    });
+    expect(cart.checkout.sessionId).toBe(sessionId);
+    expect(cart.items.map((i: { sku: string }) => i.sku)).toEqual(['SKU-1', 'SKU-2', 'SKU-3', 'SKU-4']);
+    await buyer(`/carts/${cartId}/checkouts/active`, 'DELETE');
   });
 });
