@@ -15,6 +15,7 @@ import { main } from '../src/cli/main';
 import type { CartItemsResult } from '../src/contract';
 import { CANCEL_SIGNAL_NAME, RECALCULATE_UPDATE_NAME, checkoutWorkflowId, type BackgroundStep, type CartItemsRequest, type StepInput } from '../src/contract';
 import { placeOrderUpdate } from '../src/contract/messages';
+import { CartRepository } from '../src/db';
 import { createCheckoutWorker } from '../src/worker';
 import { eventually, setupTestEnv, type TestEnv } from './harness/env';
 import { eventsWith, runsOf, scheduledActivities, signalsOf } from './harness/history';
@@ -321,5 +322,72 @@ test('policy recalculate: the client library and the CLI report the recalculatio
     expect(cart.checkout.sessionId).toBe(sessionId);
     expect(cart.items.map((i: { sku: string }) => i.sku)).toEqual(['SKU-1', 'SKU-2', 'SKU-3', 'SKU-4']);
     await buyer(`/carts/${cartId}/checkouts/active`, 'DELETE');
+  });
+});
+
+test('policy recalculate: a change that would empty the cart cancels the checkout instead', async () => {
+  await withWorker(async () => {
+    const { cartId, sessionId } = await cartInCheckout(RECALC_STORE);
+    await totalsReach(cartId, TOTAL_BEFORE);
+    const res = await buyer(`/carts/${cartId}/items/SKU-1`, 'DELETE');
+    expect(res).toMatchObject({ status: 200, body: { status: 'Active', canceledCheckout: true, recalculated: false, items: [] } });
+    expect(await handleOf(cartId, sessionId).result()).toMatchObject({ outcome: 'CANCELED', cancel: { reason: 'ADD_TO_CART' } });
+    // The checkout refused it in its handler (after its write refused it): the Update is in the history, failed.
+    const history = await handleOf(cartId, sessionId).fetchHistory();
+    expect(updatesAccepted(history)).toContain(RECALCULATE_UPDATE_NAME);
+    const failed = eventsWith(history, 'workflowExecutionUpdateCompletedEventAttributes').filter(
+      (e) => e.workflowExecutionUpdateCompletedEventAttributes?.outcome?.failure,
+    );
+    expect(failed.map((e) => e.workflowExecutionUpdateCompletedEventAttributes?.outcome?.failure?.message)).toEqual([
+      'The change would leave the cart empty; the checkout is cancelled instead of recalculated.',
+    ]);
+  });
+});
+
+describe('the store: a recalculation fences off the steps of the round it interrupted', () => {
+  test('a step of the earlier round that ends after the change writes nothing; the new round writes', async () => {
+    const repo = new CartRepository(env.carts);
+    const cartId = `cart-${randomUUID()}`;
+    await env.carts.insertOne({
+      _id: cartId,
+      status: 'Active',
+      webstoreId: RECALC_STORE,
+      accountId: 'acct-1',
+      items: [{ sku: 'SKU-1', quantity: 2 }],
+      version: 0,
+    });
+    const sessionId = `session-${randomUUID()}`;
+    await repo.lock({ cartId, sessionId, workflowId: checkoutWorkflowId(cartId) });
+    await repo.markStep(cartId, sessionId, 'Inventory', 'begin');
+    await repo.markStep(cartId, sessionId, 'Inventory', 'end', { subtotal: 2000 });
+    // Confirm Price begins on the old items; the change comes while it runs.
+    const stale = await repo.markStep(cartId, sessionId, 'Confirm Price', 'begin');
+    const change = {
+      cartId,
+      sessionId,
+      change: { op: 'add' as const, sku: 'SKU-2', quantity: 1 },
+      requestId: 'req-1',
+      recalculation: 1,
+      fromStep: 'Confirm Price' as const,
+    };
+    expect(await repo.recalculate(change)).toMatchObject({ held: true, applied: true });
+    // The interrupted attempt ends after all, with the old items repriced: nothing is written.
+    const staleEnd = await repo.markStep(cartId, sessionId, 'Confirm Price', 'end', { subtotal: 2000 }, stale.doc.items);
+    expect(staleEnd).toMatchObject({ held: true, recorded: true });
+    let doc = await docOf(cartId);
+    expect(doc.items).toEqual([
+      { sku: 'SKU-1', quantity: 2 },
+      { sku: 'SKU-2', quantity: 1 },
+    ]);
+    expect(doc.checkout).toMatchObject({ state: 'Inventory', nextState: 'Confirm Price', isProcessing: false, recalculations: 1 });
+    expect(doc.checkout?.totals).toBeUndefined();
+    // A repeat of the change (a retried attempt) answers applied and writes nothing.
+    expect(await repo.recalculate(change)).toMatchObject({ held: true, applied: true });
+    expect((await docOf(cartId)).version).toBe(doc.version);
+    // The new round's step writes.
+    await repo.markStep(cartId, sessionId, 'Confirm Price', 'begin', undefined, undefined, 1);
+    await repo.markStep(cartId, sessionId, 'Confirm Price', 'end', { subtotal: 3000 }, undefined, 1);
+    doc = await docOf(cartId);
+    expect(doc.checkout).toMatchObject({ state: 'Confirm Price', totals: { subtotal: 3000 } });
   });
 });
