@@ -15,7 +15,9 @@ import { main } from '../src/cli/main';
 import type { CartItemsResult } from '../src/contract';
 import { CANCEL_SIGNAL_NAME, RECALCULATE_UPDATE_NAME, checkoutWorkflowId, type BackgroundStep, type CartItemsRequest, type StepInput } from '../src/contract';
 import { placeOrderUpdate } from '../src/contract/messages';
-import { CartRepository } from '../src/db';
+import { CartRepository, type CartDoc } from '../src/db';
+import { decideRecalculation } from '../src/db/cart-transitions';
+import { checkoutDetails, stepSummary } from '../workflows/summaries';
 import { createCheckoutWorker } from '../src/worker';
 import { eventually, setupTestEnv, type TestEnv } from './harness/env';
 import { eventsWith, runsOf, scheduledActivities, signalsOf } from './harness/history';
@@ -389,5 +391,63 @@ describe('the store: a recalculation fences off the steps of the round it interr
     await repo.markStep(cartId, sessionId, 'Confirm Price', 'end', { subtotal: 3000 }, undefined, 1);
     doc = await docOf(cartId);
     expect(doc.checkout).toMatchObject({ state: 'Confirm Price', totals: { subtotal: 3000 } });
+  });
+});
+
+describe('decisions and summaries of a recalculation (plain functions)', () => {
+  const inCheckout: CartDoc = {
+    _id: 'c1',
+    status: 'Checkout',
+    items: [{ sku: 'SKU-1', quantity: 2 }],
+    version: 7,
+    checkout: {
+      sessionId: 's1',
+      workflowId: 'checkout-c1',
+      state: 'Start',
+      nextState: 'Inventory',
+      isProcessing: true,
+      isError: false,
+      isArchived: false,
+      backgroundOperation: { id: 'bgop-s1', status: 'Running' },
+      startedAt: new Date(0),
+    },
+  };
+  const input = { cartId: 'c1', sessionId: 's1', change: { op: 'add' as const, sku: 'SKU-2', quantity: 1 }, requestId: 'r1', recalculation: 1 };
+
+  test('interrupted in Inventory: the session goes back to Start, Inventory runs again', () => {
+    const decision = decideRecalculation(inCheckout, { ...input, fromStep: 'Inventory' });
+    expect('write' in decision && decision.write.$set).toMatchObject({
+      'checkout.state': 'Start',
+      'checkout.nextState': 'Inventory',
+      'checkout.recalculations': 1,
+    });
+  });
+
+  test('another session holds the cart, or it is Closed: nothing written, not held', () => {
+    for (const doc of [
+      { ...inCheckout, checkout: { ...inCheckout.checkout!, sessionId: 's2' } },
+      { ...inCheckout, status: 'Closed' as const, checkout: null },
+    ]) {
+      const decision = decideRecalculation(doc, { ...input, fromStep: 'Confirm Price' });
+      expect('write' in decision).toBe(false);
+      expect(decision.result).toMatchObject({ held: false, applied: false });
+    }
+  });
+
+  test('a request id applied before without this checkout (the cart was Active then): nothing written, not applied here', () => {
+    const doc = { ...inCheckout, appliedChanges: [{ requestId: 'r1', at: new Date(0) }] };
+    const decision = decideRecalculation(doc, { ...input, fromStep: 'Confirm Price' });
+    expect('write' in decision).toBe(false);
+    expect(decision.result).toMatchObject({ applied: false });
+  });
+
+  test('the summaries and current details name the recalculation', () => {
+    expect(stepSummary('Taxes', 'c1', 'Shipping Cost via builtin: 650', 2)).toBe(
+      'step Taxes for cart c1 (recalculation 2), after Shipping Cost via builtin: 650',
+    );
+    const view = { cartId: 'c1', sessionId: 's1', phase: 'PROCESSING' as const, state: 'Inventory' as const, recalculations: 2 };
+    expect(checkoutDetails(view, { recalculations: 2, lastChange: 'add 1 × SKU-2, by buyer-7' })).toContain(
+      '**recalculated** 2× (last: add 1 × SKU-2, by buyer-7)',
+    );
   });
 });
