@@ -87,3 +87,8 @@ export const DEFAULT_CANCEL_REASON = 'REQUESTED';
 // the worker's settings, the deploy procedure (docs/DEPLOY.md) and operators' commands name.
 /** The default Worker Deployment name (WORKER_DEPLOYMENT_NAME); a version is `<name>.<buildId>`. */
 export const DEFAULT_WORKER_DEPLOYMENT_NAME = 'b2b-checkout';
+
+// ---- Added by the checkout policy (issue 12): the Update an item change sends to the running
+// checkout of a store whose checkoutPolicy is `recalculate`.
+/** Apply an item change through the running checkout and run its steps again from Confirm Price. */
+export const RECALCULATE_UPDATE_NAME = 'recalculateCheckout';

@@ -30,6 +30,7 @@ import {
   type ItemChange,
   type LockInput,
   type PlaceOrderInput,
+  type RecalculateInput,
   type Totals,
 } from '../contract';
 import type { CartDoc, CheckoutSessionDoc, SessionRecord } from './cart-docs';
@@ -40,15 +41,17 @@ import {
   decideItemChange,
   decideLock,
   decidePlaceOrder,
+  decideRecalculation,
   decideStep,
   sessionEnded,
   type CancelDecided,
   type HolderIsLive,
   type ItemsChanged,
+  type RecalculationDecided,
   type StepMark,
 } from './cart-transitions';
 import { droppedBy, fence, type Decision } from './cart-writes';
-import { StorePricing } from './prices';
+import { StorePricing, type BookPrices } from './prices';
 
 export interface CartRepositoryOptions {
   /** Compare-and-set rounds before giving up with the retryable CartContendedError. */
@@ -133,11 +136,20 @@ export class CartRepository {
    * that no longer holds the cart (cancelled, closed, superseded) changes nothing and gets
    * `held: false`. A step already recorded (`recorded: true`) is neither begun nor ended again: a
    * retried activity whose first attempt finished the step must not leave it processing. `items`
-   * (Confirm Price's repriced lines) are written with the end, in the same write.
+   * (Confirm Price's repriced lines) are written with the end, in the same write. A step of an
+   * earlier `recalculation` than the session's writes nothing (answered as recorded).
    */
-  async markStep(cartId: string, sessionId: string, step: BackgroundStep, phase: 'begin' | 'end', totals?: Totals, items?: CartItem[]): Promise<StepMark> {
+  async markStep(
+    cartId: string,
+    sessionId: string,
+    step: BackgroundStep,
+    phase: 'begin' | 'end',
+    totals?: Totals,
+    items?: CartItem[],
+    recalculation?: number,
+  ): Promise<StepMark> {
     assertCartId(cartId);
-    return this.compareAndSet(cartId, (doc) => decideStep(doc, sessionId, step, phase, totals, items), { fromRemembered: true });
+    return this.compareAndSet(cartId, (doc) => decideStep(doc, sessionId, step, phase, totals, items, recalculation), { fromRemembered: true });
   }
 
   /**
@@ -184,8 +196,23 @@ export class CartRepository {
       throw new CheckoutError('INVALID_INPUT', 'requestId must be a string of 1-512 characters', { field: 'requestId' });
     }
     // The store's pricing is read with the cart, each round: a store that prices from its book prices the changed line.
-    const bookOf = (doc: CartDoc) => (change.op === 'remove' ? undefined : this.pricing.bookFor(doc.webstoreId, [change.sku]));
-    return this.compareAndSet(cartId, async (doc) => decideItemChange(doc, change, requestId, await bookOf(doc)));
+    return this.compareAndSet(cartId, async (doc) => decideItemChange(doc, change, requestId, await this.bookFor(doc, change)));
+  }
+
+  /**
+   * An item change applied through the checkout session that holds the cart (checkoutPolicy
+   * `recalculate`): one write fenced on the session, the request id stored with it (a repeat writes
+   * nothing and answers `applied` again), the session reset so its steps from `fromStep` on run again.
+   */
+  async recalculate(input: RecalculateInput): Promise<RecalculationDecided> {
+    const problem = itemChangeProblem(input.change);
+    if (problem) throw new CheckoutError('INVALID_INPUT', problem, { field: 'change' });
+    return this.compareAndSet(input.cartId, async (doc) => decideRecalculation(doc, input, await this.bookFor(doc, input.change)), { fromRemembered: true });
+  }
+
+  /** The store's price book for the changed line, when the cart's store prices from its book (a remove needs no price). */
+  private bookFor(doc: CartDoc, change: ItemChange): Promise<BookPrices | undefined> {
+    return change.op === 'remove' ? Promise.resolve(undefined) : this.pricing.bookFor(doc.webstoreId, [change.sku]);
   }
 
   /**

@@ -6,7 +6,7 @@
 import { builtinStep } from '../../activities/integrations';
 import { CheckoutError, type CartItem } from '../../src/contract';
 import { bookPricedItems, priceFromBook, type BookPrices, type CartDoc } from '../../src/db';
-import { decideItemChange } from '../../src/db/cart-transitions';
+import { decideItemChange, decideRecalculation } from '../../src/db/cart-transitions';
 
 const book = (prices: Record<string, number>): BookPrices => ({ webstoreId: 'store-1', prices: new Map(Object.entries(prices)) });
 
@@ -113,6 +113,40 @@ describe('decideItemChange with a book', () => {
     expect('write' in decideItemChange(active, { op: 'set', sku: 'SKU-1', quantity: 0 }, 'r1', book({}))).toBe(true);
     const decision = decideItemChange(active, { op: 'add', sku: 'SKU-2', quantity: 1, unitPrice: 0.01 }, 'r1');
     expect('write' in decision && decision.write.$set).toMatchObject({ items: [{ sku: 'SKU-1' }, { sku: 'SKU-2', quantity: 1, unitPrice: 0.01 }] });
+  });
+});
+
+describe('decideRecalculation with a book (a change taken by a running checkout)', () => {
+  const inCheckout: CartDoc = {
+    _id: 'c1',
+    status: 'Checkout',
+    items: [{ sku: 'SKU-1', quantity: 2, unitPrice: 1 }],
+    version: 7,
+    checkout: {
+      sessionId: 's1',
+      workflowId: 'checkout-c1',
+      state: 'Confirm Price',
+      nextState: 'Shipping Cost',
+      isProcessing: false,
+      isError: false,
+      isArchived: false,
+      backgroundOperation: { id: 'bgop-s1', status: 'Running' },
+      startedAt: new Date(0),
+    },
+  };
+  const input = { cartId: 'c1', sessionId: 's1', requestId: 'r1', recalculation: 1, fromStep: 'Confirm Price' as const };
+
+  test("the changed line takes the book's price; a SKU without one is PRICE_NOT_FOUND and nothing is written", () => {
+    const decision = decideRecalculation(inCheckout, { ...input, change: { op: 'add', sku: 'SKU-2', quantity: 1, unitPrice: 0.01 } }, book({ 'SKU-2': 9 }));
+    expect('write' in decision && decision.write.$set).toMatchObject({
+      items: [
+        { sku: 'SKU-1', unitPrice: 1 },
+        { sku: 'SKU-2', unitPrice: 9 },
+      ],
+    });
+    expect(thrown(() => decideRecalculation(inCheckout, { ...input, change: { op: 'add', sku: 'SKU-2', quantity: 1 } }, book({}))).errorCode).toBe(
+      'PRICE_NOT_FOUND',
+    );
   });
 });
 
