@@ -24,6 +24,7 @@ import { eventRoutes } from './routes/events';
 import { healthRoutes } from './routes/health';
 import { integrationRoutes } from './routes/integrations';
 import { itemRoutes } from './routes/items';
+import { priceRoutes } from './routes/prices';
 
 export interface ApiDeps {
   checkout: CheckoutClient;
@@ -75,6 +76,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   cartRoutes(app, ctx);
   itemRoutes(app, ctx);
   checkoutRoutes(app, ctx);
+  priceRoutes(app, ctx);
   eventRoutes(app, new EventLog(deps.db));
 
   await app.ready();
