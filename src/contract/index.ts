@@ -10,3 +10,5 @@ export * from './types';
 export * from './errors';
 export * from './validation';
 export * from './integrations';
+// Cart events (issue 12).
+export * from './events';

@@ -69,6 +69,9 @@ export const COLLECTIONS = {
   // Added by the price book (issue 12).
   /** The stores' price books: one document per store and SKU (`_id` = `<webstoreId>|<sku>`), its unit price in currency units. */
   storePrices: 'store_prices',
+  // Added by cart events (issue 12).
+  /** The event feed: `_id` the global cursor (1, 2, 3, ... without gaps), `eventId` `<cartId>:<seq>` unique. */
+  events: 'events',
 } as const;
 
 /** Search attributes the project registers (name → type). */
