@@ -4,7 +4,8 @@
  * route goes through CheckoutClient (workflow operations) and the cart service (carts, the
  * directory and its requirement checks). Errors are `[{ errorCode, message }]` with the statuses of the contract (src/contract/errors.ts).
  */
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type RouteOptions } from 'fastify';
+import { Value } from 'typebox/value';
 import type { Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
 import { randomUUID } from 'node:crypto';
@@ -16,6 +17,7 @@ import { registerAuth, tokenScope } from './auth';
 import { BODY_LIMIT, HttpError, registerErrorHandlers } from './errors';
 import { registerIdempotency } from './idempotency';
 import { registerMetrics } from './metrics';
+import { registerOpenApi } from './openapi';
 import { cartRoutes } from './routes/carts';
 import { checkoutRoutes } from './routes/checkout';
 import type { RouteContext } from './routes/context';
@@ -36,13 +38,19 @@ export interface ApiDeps {
   waitMs?: number;
   /** How long Idempotency-Keys are kept (IDEMPOTENCY_TTL_S). */
   idempotencyTtlS?: number;
+  /** Check every answer against its route's response schema (tests): a mismatch is a 500 naming the route. */
+  checkResponses?: boolean;
+  /** Called with every route as it is added, before its schema is completed (tests list the routes with it). */
+  onRoute?: (route: RouteOptions) => void;
 }
 
 export { BODY_LIMIT, HttpError };
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const waitMs = deps.waitMs ?? DEFAULTS.apiWaitMs;
-  const app = createFastify();
+  const app = createFastify(deps.checkResponses ?? false);
+  if (deps.onRoute) app.addHook('onRoute', deps.onRoute);
+  await registerOpenApi(app);
   const metrics = registerMetrics(app, {
     ...(deps.temporalMetricsUrl ? { temporalMetricsUrl: deps.temporalMetricsUrl } : {}),
     ...(deps.log ? { log: deps.log } : {}),
@@ -79,7 +87,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   return app;
 }
 
-function createFastify(): FastifyInstance {
+function createFastify(checkResponses: boolean): FastifyInstance {
   const app = Fastify({
     bodyLimit: BODY_LIMIT,
     // Long ids reach the schema (400 INVALID_INPUT) instead of the router's bare 414.
@@ -96,6 +104,15 @@ function createFastify(): FastifyInstance {
     if (body === '') done(null, undefined);
     // The default parser answers through `done`; it returns nothing to wait for.
     else void jsonParser(req, body as string, done);
+  });
+  // Answers are written as they are: a response schema documents and types them, it does not drop
+  // fields it does not list (fast-json-stringify would).
+  app.setSerializerCompiler(({ schema, method, url, httpStatus }) => (data) => {
+    if (checkResponses && !Value.Check(schema as object, data)) {
+      const [first] = Value.Errors(schema as object, data);
+      throw new Error(`${method} ${url} ${httpStatus}: the answer does not match its schema at ${first?.instancePath || '/'}: ${first?.message}`);
+    }
+    return JSON.stringify(data);
   });
   return app;
 }

@@ -9,7 +9,13 @@ import { CheckoutError } from '../contract';
 import { HttpError } from './errors';
 import { sha256 } from './idempotency';
 
-const OPEN_PATHS = new Set(['/healthz', '/metrics']);
+const OPEN_PATHS = new Set(['/healthz', '/metrics', '/openapi.json', '/docs']);
+
+/** Routes served without a token: health, metrics, the OpenAPI document and the docs page with its assets. */
+export function isOpenPath(path: string): boolean {
+  const p = path.split('?')[0];
+  return OPEN_PATHS.has(p) || p.startsWith('/docs/');
+}
 
 interface Auth {
   role: ApiRole;
@@ -25,7 +31,8 @@ declare module 'fastify' {
 
 export function registerAuth(app: FastifyInstance, tokens: Map<string, ApiRole>): void {
   app.addHook('onRequest', async (req) => {
-    if (OPEN_PATHS.has(req.url.split('?')[0])) return;
+    // The matched route's pattern, not the raw URL: no spelling of a path reaches a route without its check.
+    if (isOpenPath(req.routeOptions.url ?? req.url)) return;
     const header = req.headers.authorization;
     const match = typeof header === 'string' ? /^Bearer ([^\s]+)$/.exec(header) : null;
     const token = match?.[1];
@@ -46,12 +53,12 @@ export function tokenScope(req: FastifyRequest): string {
 }
 
 /** The effective account of a buyer route (its schema requires the header). */
-export function effectiveAccountId(req: FastifyRequest): string {
+export function effectiveAccountId(req: Pick<FastifyRequest, 'headers'>): string {
   return req.headers['x-effective-account-id'] as string;
 }
 
 /** Who asks, as recorded on sessions and changes: the token's role and the effective account. */
-export function requester(req: FastifyRequest): string {
+export function requester(req: Pick<FastifyRequest, 'headers' | 'auth'>): string {
   const account = req.headers['x-effective-account-id'];
   return `${req.auth?.role ?? 'unknown'}:${typeof account === 'string' ? account : '-'}`;
 }

@@ -11,6 +11,10 @@ export const BODY_LIMIT = 1024 * 1024;
 /** Retry-After (seconds) of 503 UNAVAILABLE and 429 RATE_LIMITED. */
 export const RETRY_AFTER_S = { UNAVAILABLE: 5, RATE_LIMITED: 1 } as const;
 
+/** Every code an API answer can carry, with its status: the contract's, and those of the HTTP layer. */
+export const API_ERROR_STATUS = { ...ERROR_CODES, UNAUTHENTICATED: 401, INTERNAL_ERROR: 500 } as const;
+export type ApiErrorCode = keyof typeof API_ERROR_STATUS;
+
 /** An error the API answers with: a status and a code (the domain's, or UNAUTHENTICATED / INTERNAL_ERROR). */
 export class HttpError extends Error {
   constructor(
