@@ -291,9 +291,15 @@ async function eventuallyListed(query: string, workflowId: string | undefined) {
     for (const text of ['b2b-checkout HTTP API', '/carts/{cartId}/checkouts/active', '/webstores/{webstoreId}/integrations/{step}', 'Authorize']) {
       await main.getByText(text).first().waitFor({ state: 'visible', timeout: 30000 });
     }
-    await main.locator('.opblock-summary-path', { hasText: /^\/carts\/\{cartId\}\/checkouts\/active$/ }).first().click();
+    await main
+      .locator('.opblock-summary-path', { hasText: /^\/carts\/\{cartId\}\/checkouts\/active$/ })
+      .first()
+      .click();
     await main.getByText('INVALID_OPERATION').first().waitFor({ state: 'visible', timeout: 30000 });
-    await main.locator('.opblock-summary-path', { hasText: /^\/carts\/\{cartId\}\/checkouts\/active$/ }).first().click();
+    await main
+      .locator('.opblock-summary-path', { hasText: /^\/carts\/\{cartId\}\/checkouts\/active$/ })
+      .first()
+      .click();
     await main.locator('.info').first().scrollIntoViewIfNeeded();
     await page.screenshot({ path: path.join(SCREENSHOTS, 'api-docs.png') });
     expect(requested.length).toBeGreaterThan(3);

@@ -4,7 +4,7 @@
  * route goes through CheckoutClient (workflow operations) and the cart service (carts, the
  * directory and its requirement checks). Errors are `[{ errorCode, message }]` with the statuses of the contract (src/contract/errors.ts).
  */
-import Fastify, { type FastifyInstance, type FastifyReply, type RouteOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type RouteOptions } from 'fastify';
 import { Value } from 'typebox/value';
 import type { Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { CartService } from '../carts';
 import type { CheckoutClient } from '../client';
 import { DEFAULTS, type ApiRole } from '../config';
+import { createLogger, type Logger } from '../logging';
 import { IdempotencyStore } from '../db';
 import { registerAuth, tokenScope } from './auth';
 import { BODY_LIMIT, HttpError, registerErrorHandlers } from './errors';
@@ -33,7 +34,8 @@ export interface ApiDeps {
   tokens: Map<string, ApiRole>;
   /** The Temporal SDK runtime's Prometheus endpoint, appended to /metrics when given. */
   temporalMetricsUrl?: string;
-  log?: (entry: Record<string, unknown>) => void;
+  /** Where the API logs (fastify's logger: one line per request, errors); default none. */
+  logger?: Logger;
   /** How long a request waits on a workflow before answering 202 or 503 (API_WAIT_MS). */
   waitMs?: number;
   /** How long Idempotency-Keys are kept (IDEMPOTENCY_TTL_S). */
@@ -48,14 +50,13 @@ export { BODY_LIMIT, HttpError };
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const waitMs = deps.waitMs ?? DEFAULTS.apiWaitMs;
-  const app = createFastify(deps.checkResponses ?? false);
+  const app = createFastify(deps.checkResponses ?? false, deps.logger ?? createLogger({ level: 'silent' }));
   if (deps.onRoute) app.addHook('onRoute', deps.onRoute);
   await registerOpenApi(app);
   const metrics = registerMetrics(app, {
     ...(deps.temporalMetricsUrl ? { temporalMetricsUrl: deps.temporalMetricsUrl } : {}),
-    ...(deps.log ? { log: deps.log } : {}),
   });
-  registerErrorHandlers(app, deps.log);
+  registerErrorHandlers(app);
   registerAuth(app, deps.tokens);
   registerIdempotency(app, {
     store: new IdempotencyStore(deps.db, deps.idempotencyTtlS ?? DEFAULTS.idempotencyTtlS),
@@ -63,7 +64,6 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     // Longer than any request can run: its Temporal waits, the fallbacks, MongoDB timeouts.
     claimMs: 2 * waitMs + 60_000,
     scope: tokenScope,
-    ...(deps.log ? { log: deps.log } : {}),
   });
   // A POST without a body is an empty object, so routes whose body is optional accept both.
   app.addHook('preValidation', async (req) => {
@@ -87,12 +87,14 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   return app;
 }
 
-function createFastify(checkResponses: boolean): FastifyInstance {
+function createFastify(checkResponses: boolean, logger: Logger): FastifyInstance {
   const app = Fastify({
     bodyLimit: BODY_LIMIT,
     // Long ids reach the schema (400 INVALID_INPUT) instead of the router's bare 414.
     routerOptions: { maxParamLength: 1024 },
-    logger: false,
+    loggerInstance: logger as FastifyBaseLogger,
+    // One line per request, written when it is answered (./metrics.ts), instead of fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
     // Unknown fields are an error, not silently dropped; "1" is not a number.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     genReqId: () => randomUUID(),

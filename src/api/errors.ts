@@ -83,12 +83,12 @@ export function describeError(err: FastifyError | Error): ErrorAnswer {
 }
 
 /** Every error answer of the API, whatever layer raised it: `[{ errorCode, message }]`, Retry-After when transient. */
-export function registerErrorHandlers(app: FastifyInstance, log?: (entry: Record<string, unknown>) => void): void {
+export function registerErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | Error, req, reply) => {
     const { status, errorCode, message, retryAfterS } = describeError(err);
     if (status >= 500) {
       // The whole error, its cause chain too: a 500 is a case nobody foresaw, and the cause says which.
-      log?.({ level: status === 503 ? 'warn' : 'error', msg: 'request failed', reqId: req.id, error: err });
+      req.log[status === 503 ? 'warn' : 'error']({ error: err }, 'request failed');
     }
     if (retryAfterS) void reply.header('retry-after', String(retryAfterS));
     void reply.status(status).send([{ errorCode, message }]);

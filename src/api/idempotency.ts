@@ -41,7 +41,6 @@ export interface IdempotencyOptions {
   claimMs: number;
   /** The token's identity (not the token itself) for a request. */
   scope: (req: FastifyRequest) => string;
-  log?: (entry: Record<string, unknown>) => void;
 }
 
 export function sha256(text: string): string {
@@ -133,7 +132,7 @@ export function registerIdempotency(app: FastifyInstance, options: IdempotencyOp
     } catch (err) {
       // The answer still goes out; the claim expires (claimMs) and a retry then runs the request again,
       // which the request ids derived from the key make safe.
-      options.log?.({ level: 'warn', msg: 'idempotency key not updated', reqId: req.id, error: String(err) });
+      req.log.warn({ error: err }, 'idempotency key not updated');
     }
     return payload;
   });
