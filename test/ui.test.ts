@@ -286,6 +286,11 @@ async function eventuallyListed(query: string, workflowId: string | undefined) {
     const page = await browser.context.newPage();
     const requested: string[] = [];
     page.on('request', (req) => requested.push(req.url()));
+    // The page runs under the API's Content-Security-Policy (helmet): nothing of it may be refused.
+    const refused: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) refused.push(m.text());
+    });
     await page.goto(`${api.base}/docs/`);
     const main = page.locator('#swagger-ui');
     for (const text of ['b2b-checkout HTTP API', '/carts/{cartId}/checkouts/active', '/webstores/{webstoreId}/integrations/{step}', 'Authorize']) {
@@ -303,6 +308,7 @@ async function eventuallyListed(query: string, workflowId: string | undefined) {
     await main.locator('.info').first().scrollIntoViewIfNeeded();
     await page.screenshot({ path: path.join(SCREENSHOTS, 'api-docs.png') });
     expect(requested.length).toBeGreaterThan(3);
+    expect(refused).toEqual([]);
     expect(requested.filter((url) => new URL(url).hostname !== '127.0.0.1' && !url.startsWith('data:'))).toEqual([]);
     await page.close();
   });

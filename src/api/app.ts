@@ -17,6 +17,7 @@ import { IdempotencyStore } from '../db';
 import { registerAuth, tokenScope } from './auth';
 import { BODY_LIMIT, HttpError, registerErrorHandlers } from './errors';
 import { registerIdempotency } from './idempotency';
+import { registerLimits } from './limits';
 import { registerMetrics } from './metrics';
 import { registerOpenApi } from './openapi';
 import { cartRoutes } from './routes/carts';
@@ -42,6 +43,8 @@ export interface ApiDeps {
   idempotencyTtlS?: number;
   /** Check every answer against its route's response schema (tests): a mismatch is a 500 naming the route. */
   checkResponses?: boolean;
+  /** Requests a minute per bearer token (RATE_LIMIT_PER_MIN); 0: no limit. */
+  rateLimitPerMin?: number;
   /** Called with every route as it is added, before its schema is completed (tests list the routes with it). */
   onRoute?: (route: RouteOptions) => void;
 }
@@ -57,7 +60,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     ...(deps.temporalMetricsUrl ? { temporalMetricsUrl: deps.temporalMetricsUrl } : {}),
   });
   registerErrorHandlers(app);
-  registerAuth(app, deps.tokens);
+  await registerAuth(app, deps.tokens);
+  await registerLimits(app, { perMinute: deps.rateLimitPerMin ?? DEFAULTS.rateLimitPerMin });
   registerIdempotency(app, {
     store: new IdempotencyStore(deps.db, deps.idempotencyTtlS ?? DEFAULTS.idempotencyTtlS),
     inFlightWaitMs: Math.min(2000, waitMs),

@@ -3,6 +3,7 @@
  * buyer routes the effective account of X-Effective-Account-Id. The account's own checks (valid,
  * owns the cart, member of the store) are the cart service's.
  */
+import bearerAuth from '@fastify/bearer-auth';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApiRole } from '../config';
 import { CheckoutError } from '../contract';
@@ -29,16 +30,26 @@ declare module 'fastify' {
   }
 }
 
-export function registerAuth(app: FastifyInstance, tokens: Map<string, ApiRole>): void {
-  app.addHook('onRequest', async (req) => {
+const UNAUTHENTICATED = 'A valid bearer token is required (Authorization: Bearer <token>).';
+
+/**
+ * Bearer tokens checked by @fastify/bearer-auth: every configured token is compared in constant time
+ * (crypto.timingSafeEqual), so how long a refusal takes says nothing about how close a guess was.
+ * Only a token that passed is then looked up for its role.
+ */
+export async function registerAuth(app: FastifyInstance, tokens: Map<string, ApiRole>): Promise<void> {
+  await app.register(bearerAuth, { keys: new Set(tokens.keys()), addHook: false, verifyErrorLogLevel: 'debug' });
+  app.addHook('onRequest', (req, reply, done) => {
     // The matched route's pattern, not the raw URL: no spelling of a path reaches a route without its check.
-    if (isOpenPath(req.routeOptions.url ?? req.url)) return;
-    const header = req.headers.authorization;
-    const match = typeof header === 'string' ? /^Bearer ([^\s]+)$/.exec(header) : null;
-    const token = match?.[1];
-    const role = token ? tokens.get(token) : undefined;
-    if (!token || !role) throw new HttpError(401, 'UNAUTHENTICATED', 'A valid bearer token is required (Authorization: Bearer <token>).');
-    req.auth = { role, tokenId: sha256(token).slice(0, 24) };
+    if (isOpenPath(req.routeOptions.url ?? req.url)) return done();
+    app.verifyBearerAuth!(req, reply, (err) => {
+      if (err) return done(new HttpError(401, 'UNAUTHENTICATED', UNAUTHENTICATED));
+      const token = (req.headers.authorization ?? '').slice('Bearer '.length).trim();
+      const role = tokens.get(token);
+      if (!role) return done(new HttpError(401, 'UNAUTHENTICATED', UNAUTHENTICATED));
+      req.auth = { role, tokenId: sha256(token).slice(0, 24) };
+      done();
+    });
   });
 }
 

@@ -63,6 +63,7 @@ export async function startApi(
       tokens: settings.apiTokens,
       waitMs: settings.apiWaitMs,
       idempotencyTtlS: settings.idempotencyTtlS,
+      rateLimitPerMin: settings.rateLimitPerMin,
       ...(options.temporalMetricsUrl ? { temporalMetricsUrl: options.temporalMetricsUrl } : {}),
       logger,
     });
