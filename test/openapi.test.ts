@@ -80,7 +80,7 @@ test('every registered route is in the document, with summary, tags, parameters,
   expect(cancel.responses['403'].content['application/json'].schema.items.properties.errorCode.enum).toEqual(
     expect.arrayContaining(['INVALID_OPERATION', 'INSUFFICIENT_ACCESS']),
   );
-  expect(cancel.parameters).toContainEqual(expect.objectContaining({ in: 'header', name: 'x-effective-account-id', required: true }));
+  expect(cancel.parameters).toContainEqual(expect.objectContaining({ in: 'header', name: 'X-Effective-Account-Id', required: true }));
   expect(cancel.parameters).toContainEqual(expect.objectContaining({ in: 'query', name: 'reason' }));
   const admin = doc.paths['/webstores/{webstoreId}'].put;
   expect(admin.responses['403'].content['application/json'].schema.items.properties.errorCode.enum).toEqual(['INSUFFICIENT_ACCESS']);

@@ -1,5 +1,5 @@
 /**
- * Who is calling: a bearer token (every route but /healthz and /metrics) with its role, and for
+ * Who is calling: a bearer token (every route but /healthz, /metrics, /openapi.json and /docs) with its role, and for
  * buyer routes the effective account of X-Effective-Account-Id. The account's own checks (valid,
  * owns the cart, member of the store) are the cart service's.
  */

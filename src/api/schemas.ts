@@ -52,9 +52,9 @@ export function body<P extends TProperties, R extends keyof P = keyof P>(propert
 
 export const EMPTY_BODY = Type.Object({}, { additionalProperties: false });
 
-/** Buyer routes act for the account in X-Effective-Account-Id. */
+/** Buyer routes act for the account in X-Effective-Account-Id (fastify matches header names in lower case). */
 export const buyerHeaders = Type.Object({
-  'x-effective-account-id': Type.String({
+  'X-Effective-Account-Id': Type.String({
     ...ID,
     description: 'The buyer account this request acts for: it must be active, a member of the store, and own the cart.',
   }),
