@@ -1,11 +1,17 @@
 /** Jest runs the TypeScript sources through ts-jest; the servers are started once per run. */
+const ESM_ONLY = ['typebox', 'content-disposition'];
+
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }], '^.+\\.mjs$': '<rootDir>/test/harness/esm-transform.js' },
-  // typebox ships only ES modules, which jest's loader cannot require on Node 20: transformed (above).
-  transformIgnorePatterns: ['/node_modules/(?!typebox/)'],
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }],
+    // typebox 1.x (and content-disposition, under @fastify/swagger-ui) ship only ES modules, which
+    // Jest's loader cannot require() on Node 20 (Node itself can).
+    [`/node_modules/(${ESM_ONLY.join('|')})/.+\\.m?js$`]: '<rootDir>/test/harness/esm-transform.js',
+  },
+  transformIgnorePatterns: [`/node_modules/(?!(${ESM_ONLY.join('|')})/)`],
   globalSetup: '<rootDir>/test/harness/global-setup.ts',
   globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
   // Integration tests share one Temporal server and one MongoDB server; two cores run two files at a time.

@@ -21,6 +21,8 @@ export const DEFAULTS = {
   apiWaitMs: 10_000,
   apiMongoTimeoutMs: 3_000,
   idempotencyTtlS: 24 * 60 * 60,
+  /** Per bearer token: generous, so a well-behaved service (and the test and fault suites) never meets it. */
+  rateLimitPerMin: 6000,
   workerShutdownGraceS: 30,
   workerDeploymentName: DEFAULT_WORKER_DEPLOYMENT_NAME,
 } as const;
@@ -62,6 +64,8 @@ export interface AppSettings {
   apiMongoTimeoutMs: number;
   /** IDEMPOTENCY_TTL_S: how long the API keeps an Idempotency-Key and its answer. */
   idempotencyTtlS: number;
+  /** RATE_LIMIT_PER_MIN: requests a minute per bearer token before 429 RATE_LIMITED; 0 turns the limit off. */
+  rateLimitPerMin: number;
 
   // Worker observability (docs/observability.md).
   /** WORKER_METRICS_ADDRESS: host:port of the worker's Prometheus endpoint (/metrics); unset = no metrics. */
@@ -113,6 +117,7 @@ export function appSettings(env: Env = process.env): AppSettings {
     apiWaitMs: positiveInt(env, 'API_WAIT_MS', DEFAULTS.apiWaitMs),
     apiMongoTimeoutMs: positiveInt(env, 'API_MONGO_TIMEOUT_MS', DEFAULTS.apiMongoTimeoutMs),
     idempotencyTtlS: positiveInt(env, 'IDEMPOTENCY_TTL_S', DEFAULTS.idempotencyTtlS),
+    rateLimitPerMin: nonNegativeInt(env, 'RATE_LIMIT_PER_MIN', DEFAULTS.rateLimitPerMin),
 
     // Worker observability (docs/observability.md).
     workerMetricsAddress: nonEmpty(env.WORKER_METRICS_ADDRESS),
@@ -195,6 +200,14 @@ function positiveInt(env: Env, name: string, fallback: number): number {
   if (!Number.isSafeInteger(n) || n <= 0) {
     throw new ConfigError(`${name} must be a positive integer, got "${raw}"`);
   }
+  return n;
+}
+
+function nonNegativeInt(env: Env, name: string, fallback: number): number {
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 0) throw new ConfigError(`${name} must be a non-negative integer (0: off), got "${raw}"`);
   return n;
 }
 

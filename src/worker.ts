@@ -4,14 +4,24 @@
  * (stack/launcher.ts: `npm start`, the tests, the benchmark) runs it in-process beside the servers it starts.
  */
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import {
+  LogTimestamp,
+  NativeConnection,
+  Runtime,
+  Worker,
+  bundleWorkflowCode,
+  type LogLevel,
+  type LogMetadata,
+  type Logger as SdkLogger,
+  type WorkflowBundle,
+} from '@temporalio/worker';
 import { createActivities, type StepHook } from '../activities';
 import { ConfigError, appSettings, configErrorLine, temporalSettings, type TemporalSettings, type WorkerDeploymentSettings } from './config';
 import { TASK_QUEUE } from './contract';
 import { PAYLOAD_CONVERTER_PATH, dataConverter } from './data-converter';
 import { EventRelay, cartsCollection, ensureCartIndexes, connectMongo, type EventRelayOptions, type MongoConnection, type MongoEventLog } from './db';
 import { describeOutcome, setCurrentVersion, type SetCurrentOutcome } from './deployment';
-import { appLogger, jsonRuntimeLogger, sdkLogLevel, type Write } from './logging';
+import { appLogger, createLogger, logAt, type Logger, type Write } from './logging';
 import { ensureSearchAttributes } from './temporal';
 
 export interface CheckoutWorkerOptions {
@@ -171,6 +181,8 @@ export interface RuntimeOptions {
   shutdownSignals: NodeJS.Signals[];
   /** host:port for the Prometheus scrape endpoint (`/metrics`) of the SDK's worker metrics; unset: no metrics. */
   metricsAddress?: string;
+  /** The logger to write through (default: the project's pino at logLevel, on stdout or `write`). */
+  logger?: Logger;
   /** Where the JSON log lines go (default stdout). */
   write?: Write;
   /** The native core's own log level (default WARN). */
@@ -179,19 +191,41 @@ export interface RuntimeOptions {
 
 /**
  * The SDK runtime, the one place it is installed (once per process, before any connection or worker):
- * JSON-line logs at LOG_LEVEL (SDK, workflow and activity loggers, and the native core's warnings,
- * forwarded), and the worker metrics for Prometheus when an address is given.
+ * its logger writes through the project's pino (src/logging.ts) at LOG_LEVEL (SDK, workflow and
+ * activity loggers, and the native core's warnings, forwarded), and the worker metrics for
+ * Prometheus when an address is given.
  */
 export function installRuntime(options: RuntimeOptions): void {
-  const level = sdkLogLevel(options.logLevel);
+  const logger = options.logger ?? createLogger({ level: options.logLevel, component: 'worker', ...(options.write ? { destination: options.write } : {}) });
   Runtime.install({
-    logger: options.write ? jsonRuntimeLogger(level, options.write) : jsonRuntimeLogger(level),
+    logger: sdkLogger(logger),
     shutdownSignals: options.shutdownSignals,
     telemetryOptions: {
       logging: { filter: { core: options.coreLogLevel ?? 'WARN', other: 'ERROR' }, forward: {} },
       ...(options.metricsAddress ? { metrics: { prometheus: { bindAddress: options.metricsAddress } } } : {}),
     },
   });
+}
+
+/**
+ * The Temporal SDK's logger interface over pino. SDK entries keep their own time (the native core's
+ * lines reach the logger buffered, later than they happened); the activity task token, an opaque
+ * blob as long as the rest of the line, is left out.
+ */
+export function sdkLogger(logger: Logger): SdkLogger {
+  const write = (level: LogLevel, message: string, meta: LogMetadata = {}) => {
+    const nanos = (meta as Record<symbol, unknown>)[LogTimestamp];
+    const { taskToken: _token, ...fields } = meta;
+    logAt(logger, level, typeof nanos === 'bigint' ? new Date(Number(nanos / 1_000_000n)) : undefined, fields, message);
+  };
+  return {
+    log: write,
+    trace: (m, meta) => write('TRACE', m, meta),
+    debug: (m, meta) => write('DEBUG', m, meta),
+    info: (m, meta) => write('INFO', m, meta),
+    warn: (m, meta) => write('WARN', m, meta),
+    error: (m, meta) => write('ERROR', m, meta),
+  };
 }
 
 /**

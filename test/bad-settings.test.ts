@@ -22,6 +22,7 @@ const badSettings = [
   { setting: 'WORKER_DEPLOYMENT_NAME', value: 'b2b.checkout' },
   { setting: 'WORKER_BUILD_ID', value: 'has space' },
   { setting: 'WORKER_SET_CURRENT', value: 'sometimes' },
+  { setting: 'RATE_LIMIT_PER_MIN', value: 'lots' },
 ];
 
 function run(file: string, env: Record<string, string>) {

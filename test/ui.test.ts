@@ -22,6 +22,7 @@ import { Directory } from '../src/db';
 import { checkoutSummary } from '../workflows/summaries';
 import { CHROMIUM_PATHS, findChromium, launchChromium, type Browser } from './harness/browser';
 import { eventually, insertForeignCart, setupTestEnv, type TestEnv } from './harness/env';
+import { startTestApi, type RunningTestApi } from './harness/http';
 import { scheduledActivities } from './harness/history';
 
 // Tests write their screenshots to an ignored folder; `npm run screenshots` refreshes the committed
@@ -307,5 +308,52 @@ async function eventuallyListed(query: string, workflowId: string | undefined) {
       await handle.signal(cancelCheckoutSignal, { reason: 'REQUESTED', requestedBy: 'svc-support' });
       expect(await handle.result()).toMatchObject({ outcome: 'CANCELED' });
     });
+  });
+});
+
+// The API reference: needs only chromium (and this file's stack), not the Temporal Web UI.
+(!chromiumPath && !inCi ? describe.skip : describe)('the API reference at /docs (chromium)', () => {
+  let browser: Browser;
+  let api: RunningTestApi;
+  beforeAll(async () => {
+    if (!chromiumPath) throw new Error(`chromium is missing (looked for ${CHROMIUM_PATHS.join(', ')})`);
+    api = await startTestApi({ checkout: env.checkout, temporal: env.client, db: env.mongo.db });
+    browser = await launchChromium(chromiumPath);
+    mkdirSync(SCREENSHOTS, { recursive: true });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await api?.close();
+  });
+
+  test('renders every route group and a route with its answers, from this server only (no CDN, no validator)', async () => {
+    const page = await browser.context.newPage();
+    const requested: string[] = [];
+    page.on('request', (req) => requested.push(req.url()));
+    // The page runs under the API's Content-Security-Policy (helmet): nothing of it may be refused.
+    const refused: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) refused.push(m.text());
+    });
+    await page.goto(`${api.base}/docs/`);
+    const main = page.locator('#swagger-ui');
+    for (const text of ['b2b-checkout HTTP API', '/carts/{cartId}/checkouts/active', '/webstores/{webstoreId}/integrations/{step}', 'Authorize']) {
+      await main.getByText(text).first().waitFor({ state: 'visible', timeout: 30000 });
+    }
+    await main
+      .locator('.opblock-summary-path', { hasText: /^\/carts\/\{cartId\}\/checkouts\/active$/ })
+      .first()
+      .click();
+    await main.getByText('INVALID_OPERATION').first().waitFor({ state: 'visible', timeout: 30000 });
+    await main
+      .locator('.opblock-summary-path', { hasText: /^\/carts\/\{cartId\}\/checkouts\/active$/ })
+      .first()
+      .click();
+    await main.locator('.info').first().scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'api-docs.png') });
+    expect(requested.length).toBeGreaterThan(3);
+    expect(refused).toEqual([]);
+    expect(requested.filter((url) => new URL(url).hostname !== '127.0.0.1' && !url.startsWith('data:'))).toEqual([]);
+    await page.close();
   });
 });

@@ -4,18 +4,22 @@
  * route goes through CheckoutClient (workflow operations) and the cart service (carts, the
  * directory and its requirement checks). Errors are `[{ errorCode, message }]` with the statuses of the contract (src/contract/errors.ts).
  */
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type RouteOptions } from 'fastify';
+import { Value } from 'typebox/value';
 import type { Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
 import { randomUUID } from 'node:crypto';
 import { CartService } from '../carts';
 import type { CheckoutClient } from '../client';
 import { DEFAULTS, type ApiRole } from '../config';
+import { createLogger, type Logger } from '../logging';
 import { EventLog, IdempotencyStore } from '../db';
 import { registerAuth, tokenScope } from './auth';
 import { BODY_LIMIT, HttpError, registerErrorHandlers } from './errors';
 import { registerIdempotency } from './idempotency';
+import { registerLimits } from './limits';
 import { registerMetrics } from './metrics';
+import { registerOpenApi } from './openapi';
 import { cartRoutes } from './routes/carts';
 import { checkoutRoutes } from './routes/checkout';
 import type { RouteContext } from './routes/context';
@@ -33,31 +37,39 @@ export interface ApiDeps {
   tokens: Map<string, ApiRole>;
   /** The Temporal SDK runtime's Prometheus endpoint, appended to /metrics when given. */
   temporalMetricsUrl?: string;
-  log?: (entry: Record<string, unknown>) => void;
+  /** Where the API logs (fastify's logger: one line per request, errors); default none. */
+  logger?: Logger;
   /** How long a request waits on a workflow before answering 202 or 503 (API_WAIT_MS). */
   waitMs?: number;
   /** How long Idempotency-Keys are kept (IDEMPOTENCY_TTL_S). */
   idempotencyTtlS?: number;
+  /** Check every answer against its route's response schema (tests): a mismatch is a 500 naming the route. */
+  checkResponses?: boolean;
+  /** Requests a minute per bearer token (RATE_LIMIT_PER_MIN); 0: no limit. */
+  rateLimitPerMin?: number;
+  /** Called with every route as it is added, before its schema is completed (tests list the routes with it). */
+  onRoute?: (route: RouteOptions) => void;
 }
 
 export { BODY_LIMIT, HttpError };
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const waitMs = deps.waitMs ?? DEFAULTS.apiWaitMs;
-  const app = createFastify();
+  const app = createFastify(deps.checkResponses ?? false, deps.logger ?? createLogger({ level: 'silent' }));
+  if (deps.onRoute) app.addHook('onRoute', deps.onRoute);
+  await registerOpenApi(app);
   const metrics = registerMetrics(app, {
     ...(deps.temporalMetricsUrl ? { temporalMetricsUrl: deps.temporalMetricsUrl } : {}),
-    ...(deps.log ? { log: deps.log } : {}),
   });
-  registerErrorHandlers(app, deps.log);
-  registerAuth(app, deps.tokens);
+  registerErrorHandlers(app);
+  await registerAuth(app, deps.tokens);
+  await registerLimits(app, { perMinute: deps.rateLimitPerMin ?? DEFAULTS.rateLimitPerMin });
   registerIdempotency(app, {
     store: new IdempotencyStore(deps.db, deps.idempotencyTtlS ?? DEFAULTS.idempotencyTtlS),
     inFlightWaitMs: Math.min(2000, waitMs),
     // Longer than any request can run: its Temporal waits, the fallbacks, MongoDB timeouts.
     claimMs: 2 * waitMs + 60_000,
     scope: tokenScope,
-    ...(deps.log ? { log: deps.log } : {}),
   });
   // A POST without a body is an empty object, so routes whose body is optional accept both.
   app.addHook('preValidation', async (req) => {
@@ -83,12 +95,14 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   return app;
 }
 
-function createFastify(): FastifyInstance {
+function createFastify(checkResponses: boolean, logger: Logger): FastifyInstance {
   const app = Fastify({
     bodyLimit: BODY_LIMIT,
     // Long ids reach the schema (400 INVALID_INPUT) instead of the router's bare 414.
     routerOptions: { maxParamLength: 1024 },
-    logger: false,
+    loggerInstance: logger as FastifyBaseLogger,
+    // One line per request, written when it is answered (./metrics.ts), instead of fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
     // Unknown fields are an error, not silently dropped; "1" is not a number.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     genReqId: () => randomUUID(),
@@ -100,6 +114,15 @@ function createFastify(): FastifyInstance {
     if (body === '') done(null, undefined);
     // The default parser answers through `done`; it returns nothing to wait for.
     else void jsonParser(req, body as string, done);
+  });
+  // Answers are written as they are: a response schema documents and types them, it does not drop
+  // fields it does not list (fast-json-stringify would).
+  app.setSerializerCompiler(({ schema, method, url, httpStatus }) => (data) => {
+    if (checkResponses && !Value.Check(schema as object, data)) {
+      const [first] = Value.Errors(schema as object, data);
+      throw new Error(`${method} ${url} ${httpStatus}: the answer does not match its schema at ${first?.instancePath || '/'}: ${first?.message}`);
+    }
+    return JSON.stringify(data);
   });
   return app;
 }

@@ -1,15 +1,22 @@
 /**
- * Who is calling: a bearer token (every route but /healthz and /metrics) with its role, and for
+ * Who is calling: a bearer token (every route but /healthz, /metrics, /openapi.json and /docs) with its role, and for
  * buyer routes the effective account of X-Effective-Account-Id. The account's own checks (valid,
  * owns the cart, member of the store) are the cart service's.
  */
+import bearerAuth from '@fastify/bearer-auth';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApiRole } from '../config';
 import { CheckoutError } from '../contract';
 import { HttpError } from './errors';
 import { sha256 } from './idempotency';
 
-const OPEN_PATHS = new Set(['/healthz', '/metrics']);
+const OPEN_PATHS = new Set(['/healthz', '/metrics', '/openapi.json', '/docs']);
+
+/** Routes served without a token: health, metrics, the OpenAPI document and the docs page with its assets. */
+export function isOpenPath(path: string): boolean {
+  const p = path.split('?')[0];
+  return OPEN_PATHS.has(p) || p.startsWith('/docs/');
+}
 
 interface Auth {
   role: ApiRole;
@@ -23,15 +30,26 @@ declare module 'fastify' {
   }
 }
 
-export function registerAuth(app: FastifyInstance, tokens: Map<string, ApiRole>): void {
-  app.addHook('onRequest', async (req) => {
-    if (OPEN_PATHS.has(req.url.split('?')[0])) return;
-    const header = req.headers.authorization;
-    const match = typeof header === 'string' ? /^Bearer ([^\s]+)$/.exec(header) : null;
-    const token = match?.[1];
-    const role = token ? tokens.get(token) : undefined;
-    if (!token || !role) throw new HttpError(401, 'UNAUTHENTICATED', 'A valid bearer token is required (Authorization: Bearer <token>).');
-    req.auth = { role, tokenId: sha256(token).slice(0, 24) };
+const UNAUTHENTICATED = 'A valid bearer token is required (Authorization: Bearer <token>).';
+
+/**
+ * Bearer tokens checked by @fastify/bearer-auth: every configured token is compared in constant time
+ * (crypto.timingSafeEqual), so how long a refusal takes says nothing about how close a guess was.
+ * Only a token that passed is then looked up for its role.
+ */
+export async function registerAuth(app: FastifyInstance, tokens: Map<string, ApiRole>): Promise<void> {
+  await app.register(bearerAuth, { keys: new Set(tokens.keys()), addHook: false, verifyErrorLogLevel: 'debug' });
+  app.addHook('onRequest', (req, reply, done) => {
+    // The matched route's pattern, not the raw URL: no spelling of a path reaches a route without its check.
+    if (isOpenPath(req.routeOptions.url ?? req.url)) return done();
+    app.verifyBearerAuth!(req, reply, (err) => {
+      if (err) return done(new HttpError(401, 'UNAUTHENTICATED', UNAUTHENTICATED));
+      const token = (req.headers.authorization ?? '').slice('Bearer '.length).trim();
+      const role = tokens.get(token);
+      if (!role) return done(new HttpError(401, 'UNAUTHENTICATED', UNAUTHENTICATED));
+      req.auth = { role, tokenId: sha256(token).slice(0, 24) };
+      done();
+    });
   });
 }
 
@@ -46,12 +64,12 @@ export function tokenScope(req: FastifyRequest): string {
 }
 
 /** The effective account of a buyer route (its schema requires the header). */
-export function effectiveAccountId(req: FastifyRequest): string {
+export function effectiveAccountId(req: Pick<FastifyRequest, 'headers'>): string {
   return req.headers['x-effective-account-id'] as string;
 }
 
 /** Who asks, as recorded on sessions and changes: the token's role and the effective account. */
-export function requester(req: FastifyRequest): string {
+export function requester(req: Pick<FastifyRequest, 'headers' | 'auth'>): string {
   const account = req.headers['x-effective-account-id'];
   return `${req.auth?.role ?? 'unknown'}:${typeof account === 'string' ? account : '-'}`;
 }

@@ -11,6 +11,10 @@ export const BODY_LIMIT = 1024 * 1024;
 /** Retry-After (seconds) of 503 UNAVAILABLE and 429 RATE_LIMITED. */
 export const RETRY_AFTER_S = { UNAVAILABLE: 5, RATE_LIMITED: 1 } as const;
 
+/** Every code an API answer can carry, with its status: the contract's, and those of the HTTP layer. */
+export const API_ERROR_STATUS = { ...ERROR_CODES, UNAUTHENTICATED: 401, INTERNAL_ERROR: 500 } as const;
+export type ApiErrorCode = keyof typeof API_ERROR_STATUS;
+
 /** An error the API answers with: a status and a code (the domain's, or UNAUTHENTICATED / INTERNAL_ERROR). */
 export class HttpError extends Error {
   constructor(
@@ -79,12 +83,12 @@ export function describeError(err: FastifyError | Error): ErrorAnswer {
 }
 
 /** Every error answer of the API, whatever layer raised it: `[{ errorCode, message }]`, Retry-After when transient. */
-export function registerErrorHandlers(app: FastifyInstance, log?: (entry: Record<string, unknown>) => void): void {
+export function registerErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | Error, req, reply) => {
     const { status, errorCode, message, retryAfterS } = describeError(err);
     if (status >= 500) {
       // The whole error, its cause chain too: a 500 is a case nobody foresaw, and the cause says which.
-      log?.({ level: status === 503 ? 'warn' : 'error', msg: 'request failed', reqId: req.id, error: err });
+      req.log[status === 503 ? 'warn' : 'error']({ error: err }, 'request failed');
     }
     if (retryAfterS) void reply.header('retry-after', String(retryAfterS));
     void reply.status(status).send([{ errorCode, message }]);

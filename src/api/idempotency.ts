@@ -41,7 +41,6 @@ export interface IdempotencyOptions {
   claimMs: number;
   /** The token's identity (not the token itself) for a request. */
   scope: (req: FastifyRequest) => string;
-  log?: (entry: Record<string, unknown>) => void;
 }
 
 export function sha256(text: string): string {
@@ -62,18 +61,18 @@ function canonical(value: unknown): string {
 }
 
 /** Request ids (item changes) derived from the key: the same request with the same key, the same id. */
-export function requestIdOf(req: FastifyRequest): string | undefined {
+export function requestIdOf(req: Pick<FastifyRequest, 'idempotency'>): string | undefined {
   return req.idempotency ? `idem-${req.idempotency.hash.slice(0, 40)}` : undefined;
 }
 
 /** A UUID-shaped id derived from the key (new carts), so even a lost answer can't create a second cart. */
-export function uuidOf(req: FastifyRequest): string | undefined {
+export function uuidOf(req: Pick<FastifyRequest, 'idempotency'>): string | undefined {
   const h = req.idempotency?.hash;
   return h ? `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}` : undefined;
 }
 
 /** The answer is not final (the work goes on durably): a retry with the key must run again and see the outcome. */
-export function keepOpen(req: FastifyRequest): void {
+export function keepOpen(req: Pick<FastifyRequest, 'idempotency'>): void {
   if (req.idempotency) req.idempotency.final = false;
 }
 
@@ -133,7 +132,7 @@ export function registerIdempotency(app: FastifyInstance, options: IdempotencyOp
     } catch (err) {
       // The answer still goes out; the claim expires (claimMs) and a retry then runs the request again,
       // which the request ids derived from the key make safe.
-      options.log?.({ level: 'warn', msg: 'idempotency key not updated', reqId: req.id, error: String(err) });
+      req.log.warn({ error: err }, 'idempotency key not updated');
     }
     return payload;
   });

@@ -15,7 +15,7 @@ export interface Metrics {
 /** How long /metrics waits for the worker's endpoint before it says it is unavailable. */
 const WORKER_METRICS_TIMEOUT_MS = 2000;
 
-export function registerMetrics(app: FastifyInstance, options: { temporalMetricsUrl?: string; log?: (entry: Record<string, unknown>) => void }): Metrics {
+export function registerMetrics(app: FastifyInstance, options: { temporalMetricsUrl?: string }): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'b2b_api_' });
   const requests = new Counter({
@@ -36,15 +36,17 @@ export function registerMetrics(app: FastifyInstance, options: { temporalMetrics
     requests.inc({ route, method: req.method, status: String(reply.statusCode) });
     latency.observe({ route, method: req.method }, reply.elapsedTime / 1000);
     const params = req.params;
-    options.log?.({
-      msg: 'request',
-      reqId: req.id,
-      method: req.method,
-      route,
-      status: reply.statusCode,
-      ms: Math.round(reply.elapsedTime),
-      ...(params && typeof params === 'object' && 'cartId' in params ? { cartId: (params as { cartId: string }).cartId } : {}),
-    });
+    // fastify's request logger: the line carries its reqId.
+    req.log.info(
+      {
+        method: req.method,
+        route,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+        ...(params && typeof params === 'object' && 'cartId' in params ? { cartId: (params as { cartId: string }).cartId } : {}),
+      },
+      'request',
+    );
   });
   const url = options.temporalMetricsUrl;
   return {

@@ -7,7 +7,7 @@ import { CheckoutClient } from '../client';
 import { ConfigError, appSettings, configErrorLine, temporalSettings, type AppSettings } from '../config';
 import { CartService } from '../carts';
 import { IdempotencyStore, cartsCollection, connectMongo } from '../db';
-import { formatLine } from '../logging';
+import { createLogger, type Logger } from '../logging';
 import { connectClient } from '../temporal';
 import { buildApi, type FastifyInstance } from './app';
 
@@ -20,15 +20,29 @@ export interface RunningApi {
 export async function startApi(
   settings: AppSettings,
   mongoUri: string,
-  options: { temporalMetricsUrl?: string; log?: (e: Record<string, unknown>) => void; taskQueue?: string } = {},
+  options: {
+    temporalMetricsUrl?: string;
+    /** Where the API logs; default the project's pino at LOG_LEVEL on stdout. */
+    logger?: Logger;
+    /** Each log entry as an object instead (bench, tests). */
+    log?: (e: Record<string, unknown>) => void;
+    taskQueue?: string;
+  } = {},
 ): Promise<RunningApi> {
-  const log = options.log ?? jsonLog;
+  const log = options.log;
+  const logger =
+    options.logger ??
+    createLogger({
+      level: settings.logLevel,
+      component: 'api',
+      ...(log ? { destination: (line: string) => log(JSON.parse(line) as Record<string, unknown>) } : {}),
+    });
   const temporal = temporalSettings();
   const client = await connectClient(temporal);
   // A short server selection timeout: during a MongoDB outage callers get 503 within seconds, not a hang.
   const mongoLog = {
-    info: (msg: string, fields = {}) => log({ level: 'info', msg, ...fields }),
-    warn: (msg: string, fields = {}) => log({ level: 'warn', msg, ...fields }),
+    info: (msg: string, fields = {}) => logger.info(fields, msg),
+    warn: (msg: string, fields = {}) => logger.warn(fields, msg),
   };
   const mongo = await connectMongo(mongoUri, settings.mongoDb, {
     serverSelectionTimeoutMS: settings.apiMongoTimeoutMs,
@@ -49,8 +63,9 @@ export async function startApi(
       tokens: settings.apiTokens,
       waitMs: settings.apiWaitMs,
       idempotencyTtlS: settings.idempotencyTtlS,
+      rateLimitPerMin: settings.rateLimitPerMin,
       ...(options.temporalMetricsUrl ? { temporalMetricsUrl: options.temporalMetricsUrl } : {}),
-      log,
+      logger,
     });
     const url = await app.listen({ host: settings.apiHost, port: settings.apiPort });
     return {
@@ -69,12 +84,6 @@ export async function startApi(
   }
 }
 
-/** API log entries as the worker writes its own: one JSON line each, with cartId where the route has one. */
-function jsonLog(entry: Record<string, unknown>): void {
-  const { level, msg, ...fields } = entry;
-  process.stdout.write(formatLine(new Date(), typeof level === 'string' ? level : 'info', String(msg ?? ''), { component: 'api', ...fields }) + '\n');
-}
-
 async function main(): Promise<void> {
   const settings = appSettings();
   if (!settings.mongoUri) throw new Error('MONGODB_URI is not set');
@@ -83,12 +92,13 @@ async function main(): Promise<void> {
   const api = await startApi(settings, settings.mongoUri, {
     ...(settings.workerMetricsAddress ? { temporalMetricsUrl: `http://${settings.workerMetricsAddress}/metrics` } : {}),
   });
-  console.log(`[api] listening on ${api.url}`);
+  const log = api.app.log;
+  log.info({ url: api.url }, `listening on ${api.url}`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) process.exit(130);
     stopping = true;
-    console.log(`[api] ${signal}: stopping`);
+    log.info({ signal }, `${signal}: stopping`);
     void api.close().then(() => process.exit(0));
   };
   process.on('SIGINT', stop);

@@ -14,6 +14,8 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ERROR_CODES, TASK_QUEUE } from '../contract';
+// tsc copies package.json into dist/ beside the compiled code.
+import { version as PACKAGE_VERSION } from '../../package.json';
 import { parseGlobals, type GlobalOptions } from './args';
 import { addAddItemCommand } from './commands/add-item';
 import { addCancelCommand } from './commands/cancel';
@@ -54,6 +56,7 @@ function buildProgram(io: CliIo): Command {
   const program = new Command('b2b-checkout');
   program
     .description('Operate B2B checkouts: create carts, start, cancel and complete checkouts, change items, show a cart.')
+    .version(PACKAGE_VERSION, '-V, --version', "print b2b-checkout's version")
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),

@@ -1,10 +1,21 @@
 /** A cart's checkout: start it, cancel it, place its order. */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { waitExpired } from '../../client';
-import { DEFAULT_CANCEL_REASON, checkoutWorkflowId } from '../../contract';
+import { CLOSED_CART_MESSAGE, DEFAULT_CANCEL_REASON, checkoutWorkflowId } from '../../contract';
 import { requester } from '../auth';
 import { keepOpen } from '../idempotency';
-import { EMPTY_BODY, buyerHeaders, params } from '../schemas';
+import {
+  CancelAnswerSchema,
+  CheckoutAcceptedSchema,
+  CheckoutStartedSchema,
+  EMPTY_BODY,
+  OrderSchema,
+  Type,
+  buyerHeaders,
+  params,
+  type Static,
+} from '../schemas';
 import { buyerCart, type CartRequest, type RouteContext } from './context';
 
 /** How long a start whose wait ran out looks for the run it may have started. */
@@ -12,29 +23,70 @@ const DESCRIBE_WAIT_MS = 3000;
 /** The longest a cancel whose Update got no answer waits for its fallback signal. */
 const SIGNAL_WAIT_MS = 5000;
 
-type CancelRequest = CartRequest & { query: { wait?: 'true' | 'false'; reason?: string } };
+const CANCEL_QUERY = Type.Object(
+  {
+    wait: Type.Optional(
+      Type.Enum(['true', 'false'], { description: 'true (default): answer once the cart is unlocked; false: once the cancel signal is recorded (202).' }),
+    ),
+    reason: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Z][A-Z0-9_]*$', description: `Why (UPPER_SNAKE_CASE; default ${DEFAULT_CANCEL_REASON}).` }),
+    ),
+  },
+  { additionalProperties: false },
+);
 
-const CANCEL_QUERY = {
-  type: 'object',
-  properties: { wait: { type: 'string', enum: ['true', 'false'] }, reason: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[A-Z][A-Z0-9_]*$' } },
-  additionalProperties: false,
-};
+type CancelRequest = CartRequest & { query: Static<typeof CANCEL_QUERY> };
 
 export function checkoutRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  const buyer = { params: params('cartId'), headers: buyerHeaders };
-  app.post<{ Params: { cartId: string } }>('/carts/:cartId/checkouts', { schema: { ...buyer, body: EMPTY_BODY } }, (req, reply) =>
-    startCheckout(ctx, req, reply),
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
+  const buyer = { params: params('cartId'), headers: buyerHeaders, tags: ['checkout'] };
+  api.post(
+    '/carts/:cartId/checkouts',
+    {
+      schema: {
+        ...buyer,
+        summary: 'Start the checkout: lock the cart and run its steps',
+        description:
+          '202 when this request started it (the cart is locked), 200 when it was already running. 202 with `accepted` when no worker locked the cart within the wait: it does when one runs.',
+        body: EMPTY_BODY,
+        response: { 200: CheckoutStartedSchema, 202: Type.Union([CheckoutStartedSchema, CheckoutAcceptedSchema]) },
+      },
+      config: { errorCodes: ['INVALID_OPERATION', 'CHECKOUT_CONFLICT'] },
+    },
+    (req, reply) => startCheckout(ctx, req, reply),
   );
-  app.delete<{ Params: { cartId: string }; Querystring: { wait?: 'true' | 'false'; reason?: string } }>(
+  api.delete(
     '/carts/:cartId/checkouts/active',
-    { schema: { ...buyer, querystring: CANCEL_QUERY } },
+    {
+      schema: {
+        ...buyer,
+        summary: 'Cancel the running checkout: the cart is Active again',
+        description: `403 INVALID_OPERATION when the cart is already Closed (the order was placed): "${CLOSED_CART_MESSAGE}" 200 with canceled false when nothing was running.`,
+        querystring: CANCEL_QUERY,
+        response: { 200: CancelAnswerSchema, 202: CancelAnswerSchema },
+      },
+      config: { errorCodes: ['INVALID_OPERATION'] },
+    },
     (req, reply) => cancelCheckout(ctx, req, reply),
   );
-  app.post<{ Params: { cartId: string } }>('/carts/:cartId/checkouts/active/orders', { schema: { ...buyer, body: EMPTY_BODY } }, async (req, reply) => {
-    await buyerCart(ctx, req);
-    const placed = await ctx.withinWait(() => ctx.checkout.placeOrder(req.params.cartId, requester(req)));
-    return reply.status(201).send(placed);
-  });
+  api.post(
+    '/carts/:cartId/checkouts/active/orders',
+    {
+      schema: {
+        ...buyer,
+        summary: 'Place the order of the running checkout (once its steps are done)',
+        description: '403 INVALID_OPERATION when no checkout runs, or it is being canceled.',
+        body: EMPTY_BODY,
+        response: { 201: OrderSchema },
+      },
+      config: { errorCodes: ['INVALID_OPERATION', 'CHECKOUT_CONFLICT'] },
+    },
+    async (req, reply) => {
+      await buyerCart(ctx, req);
+      const placed = await ctx.withinWait(() => ctx.checkout.placeOrder(req.params.cartId, requester(req)));
+      return reply.status(201).send(placed);
+    },
+  );
 }
 
 async function startCheckout(ctx: RouteContext, req: CartRequest, reply: FastifyReply) {

@@ -14,7 +14,8 @@ export interface RouteContext {
   withinWait<T>(fn: () => Promise<T>, ms?: number): Promise<T>;
 }
 
-export type CartRequest = FastifyRequest<{ Params: { cartId: string } }>;
+/** What buyer routes read of a request, whatever their type provider: the cart id and the headers. */
+export type CartRequest = Pick<FastifyRequest, 'headers' | 'auth' | 'idempotency' | 'id'> & { params: { cartId: string } };
 
 /** The cart of a buyer route, after the platform's requirement checks (src/carts.ts); nothing has been written when one fails. */
 export function buyerCart(ctx: RouteContext, req: CartRequest): Promise<CartView> {

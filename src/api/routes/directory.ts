@@ -1,17 +1,32 @@
 /** The admin routes: stores, buyer accounts and memberships (an admin token). */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import { CHECKOUT_POLICIES, PRICING_MODES, type StoreSettings } from '../../contract';
+import { CHECKOUT_POLICIES, DEFAULT_STORE_SETTINGS, PRICING_MODES } from '../../contract';
 import { requireAdmin } from '../auth';
-import { NAME, body, params } from '../schemas';
+import { AccountSchema, MembershipSchema, NAME, StoreSchema, Type, body, params } from '../schemas';
 import type { RouteContext } from './context';
 
 export function directoryRoutes(app: FastifyInstance, { carts }: RouteContext): void {
-  app.put<{ Params: { webstoreId: string }; Body: { name: string } & Partial<StoreSettings> }>(
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
+  api.put(
     '/webstores/:webstoreId',
     {
       schema: {
+        summary: 'Create or replace a store',
+        description: 'PUT semantics: a setting left out returns to its default.',
+        tags: ['admin'],
         params: params('webstoreId'),
-        body: body({ name: NAME, checkoutPolicy: { type: 'string', enum: CHECKOUT_POLICIES }, pricing: { type: 'string', enum: PRICING_MODES } }, ['name']),
+        body: body(
+          {
+            name: NAME,
+            checkoutPolicy: Type.Enum([...CHECKOUT_POLICIES], {
+              description: `What an item change does to a cart in checkout (default ${DEFAULT_STORE_SETTINGS.checkoutPolicy}).`,
+            }),
+            pricing: Type.Enum([...PRICING_MODES], { description: `Where item prices come from (default ${DEFAULT_STORE_SETTINGS.pricing}).` }),
+          },
+          ['name'],
+        ),
+        response: { 200: StoreSchema },
       },
       onRequest: requireAdmin,
     },
@@ -20,17 +35,31 @@ export function directoryRoutes(app: FastifyInstance, { carts }: RouteContext): 
       return carts.saveStore(req.params.webstoreId, name, settings);
     },
   );
-  app.put<{ Params: { accountId: string }; Body: { name: string; active: boolean } }>(
+  api.put(
     '/accounts/:accountId',
     {
-      schema: { params: params('accountId'), body: body({ name: NAME, active: { type: 'boolean' } }, ['name', 'active']) },
+      schema: {
+        summary: 'Create or replace a buyer account',
+        tags: ['admin'],
+        params: params('accountId'),
+        body: body({ name: NAME, active: Type.Boolean() }),
+        response: { 200: AccountSchema },
+      },
       onRequest: requireAdmin,
     },
     async (req) => carts.saveAccount(req.params.accountId, req.body.name, req.body.active),
   );
-  app.put<{ Params: { webstoreId: string; accountId: string } }>(
+  api.put(
     '/webstores/:webstoreId/members/:accountId',
-    { schema: { params: params('webstoreId', 'accountId') }, onRequest: requireAdmin },
+    {
+      schema: {
+        summary: 'Make an account a member of a store (idempotent)',
+        tags: ['admin'],
+        params: params('webstoreId', 'accountId'),
+        response: { 200: MembershipSchema },
+      },
+      onRequest: requireAdmin,
+    },
     async (req) => carts.addMember(req.params.webstoreId, req.params.accountId),
   );
 }

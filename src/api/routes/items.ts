@@ -1,38 +1,63 @@
 /** A cart's items: add, change the quantity, remove. A running checkout is cancelled first. */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { randomUUID } from 'node:crypto';
-import { MAX_QUANTITY, MAX_UNIT_PRICE, type ItemChange } from '../../contract';
+import { MAX_QUANTITY, MAX_UNIT_PRICE, type ErrorCode, type ItemChange } from '../../contract';
 import { requester } from '../auth';
 import { keepOpen, requestIdOf } from '../idempotency';
-import { QUANTITY, SKU, body, buyerHeaders, params } from '../schemas';
+import { ItemsAcceptedSchema, ItemsChangedSchema, QUANTITY, SKU, Type, body, buyerHeaders, params } from '../schemas';
 import { buyerCart, type CartRequest, type RouteContext } from './context';
 
-const UNIT_PRICE = { type: 'number', minimum: 0, maximum: MAX_UNIT_PRICE } as const;
+const UNIT_PRICE = Type.Number({ minimum: 0, maximum: MAX_UNIT_PRICE, description: 'In currency units; with the store pricing "book", leave it out.' });
+const CHANGED = { 200: ItemsChangedSchema, 202: ItemsAcceptedSchema };
 
 export function itemRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const change = (req: CartRequest, reply: FastifyReply, what: ItemChange, status: number) => changeItems(ctx, req, reply, what, status);
-  app.post<{ Params: { cartId: string }; Body: { sku: string; quantity: number; unitPrice?: number } }>(
+  const description =
+    'A running checkout is cancelled first (reason ADD_TO_CART), unless the store recalculates it. 202 when the change did not complete within the wait: it completes durably.';
+  const errorCodes: ErrorCode[] = ['INVALID_OPERATION', 'CHECKOUT_CONFLICT', 'PRICE_NOT_FOUND'];
+  api.post(
     '/carts/:cartId/items',
-    { schema: { params: params('cartId'), headers: buyerHeaders, body: body({ sku: SKU, quantity: QUANTITY, unitPrice: UNIT_PRICE }, ['sku', 'quantity']) } },
+    {
+      schema: {
+        summary: 'Add an item (or add to its quantity)',
+        description,
+        tags: ['items'],
+        params: params('cartId'),
+        headers: buyerHeaders,
+        body: body({ sku: SKU, quantity: QUANTITY, unitPrice: UNIT_PRICE }, ['sku', 'quantity']),
+        response: { 201: ItemsChangedSchema, 202: ItemsAcceptedSchema },
+      },
+      config: { errorCodes },
+    },
     async (req, reply) => {
       const { sku, quantity, unitPrice } = req.body;
       return change(req, reply, { op: 'add', sku, quantity, ...(unitPrice !== undefined ? { unitPrice } : {}) }, 201);
     },
   );
-  app.patch<{ Params: { cartId: string; sku: string }; Body: { quantity: number } }>(
+  api.patch(
     '/carts/:cartId/items/:sku',
     {
       schema: {
+        summary: "Set an item's quantity (0 removes it)",
+        description,
+        tags: ['items'],
         params: params('cartId', 'sku'),
         headers: buyerHeaders,
-        body: body({ quantity: { type: 'integer', minimum: 0, maximum: MAX_QUANTITY } }, ['quantity']),
+        body: body({ quantity: Type.Integer({ minimum: 0, maximum: MAX_QUANTITY }) }),
+        response: CHANGED,
       },
+      config: { errorCodes },
     },
     async (req, reply) => change(req, reply, { op: 'set', sku: req.params.sku, quantity: req.body.quantity }, 200),
   );
-  app.delete<{ Params: { cartId: string; sku: string } }>(
+  api.delete(
     '/carts/:cartId/items/:sku',
-    { schema: { params: params('cartId', 'sku'), headers: buyerHeaders } },
+    {
+      schema: { summary: 'Remove an item', description, tags: ['items'], params: params('cartId', 'sku'), headers: buyerHeaders, response: CHANGED },
+      config: { errorCodes },
+    },
     async (req, reply) => change(req, reply, { op: 'remove', sku: req.params.sku }, 200),
   );
 }
