@@ -23,6 +23,8 @@ import { directoryRoutes } from './routes/directory';
 import { healthRoutes } from './routes/health';
 import { integrationRoutes } from './routes/integrations';
 import { itemRoutes } from './routes/items';
+import { webhookRoutes } from './routes/webhooks';
+import { WebhookService } from '../webhooks';
 
 export interface ApiDeps {
   checkout: CheckoutClient;
@@ -74,6 +76,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   cartRoutes(app, ctx);
   itemRoutes(app, ctx);
   checkoutRoutes(app, ctx);
+  webhookRoutes(app, ctx, WebhookService.forDb(deps.db, deps.checkout.client, deps.checkout.taskQueue));
 
   await app.ready();
   return app;

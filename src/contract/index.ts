@@ -10,3 +10,5 @@ export * from './types';
 export * from './errors';
 export * from './validation';
 export * from './integrations';
+// Webhooks (issue 12).
+export * from './webhooks';

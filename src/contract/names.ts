@@ -66,6 +66,9 @@ export const COLLECTIONS = {
   // Added by the store integrations (issue 15).
   /** The http providers stores registered, one document per store and step (`_id` = `<webstoreId>|<step>`). */
   storeIntegrations: 'store_integrations',
+  // Added by webhooks (issue 12).
+  /** A store's webhook subscriptions, one document each (`_id` = `<webstoreId>|<name>`), with the cursor delivered so far. */
+  webhookSubscriptions: 'webhook_subscriptions',
 } as const;
 
 /** Search attributes the project registers (name → type). */

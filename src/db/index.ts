@@ -28,3 +28,4 @@ export * from './integrations';
 export * from './idempotency';
 export * from './mongo';
 export * from './unavailable';
+export * from './webhooks';
