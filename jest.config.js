@@ -3,7 +3,12 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }] },
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }],
+    // typebox 1.x ships only ES modules, which Jest's loader cannot require() on Node 20.
+    '^.+\\.mjs$': '<rootDir>/test/harness/esm-transform.js',
+  },
+  transformIgnorePatterns: ['/node_modules/(?!typebox/)'],
   globalSetup: '<rootDir>/test/harness/global-setup.ts',
   globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
   // Integration tests share one Temporal server and one MongoDB server; two cores run two files at a time.
