@@ -15,7 +15,7 @@ import {
   type WebhookError,
   type WebhookStatusInput,
 } from '../src/contract';
-import { WebhookStore, webhookDelivery, type FeedEventDoc, type WebhookDoc } from '../src/db';
+import { WebhookStore, webhookDelivery, type EventDoc, type WebhookDoc } from '../src/db';
 import { signBody } from './integrations';
 
 export interface WebhookActivityDeps {
@@ -77,7 +77,7 @@ export function createWebhookActivities({ webhooks }: WebhookActivityDeps) {
  * POSTs one event, signed, with its id. Undefined when the receiver answered 2xx; otherwise why not.
  * Heartbeats while it waits: how a lost worker is noticed, and how a cancel reaches the call.
  */
-async function post(sub: WebhookDoc, event: FeedEventDoc): Promise<WebhookError | undefined> {
+async function post(sub: WebhookDoc, event: EventDoc): Promise<WebhookError | undefined> {
   const ctx = Context.current();
   const body = JSON.stringify(webhookDelivery(event));
   const call = new AbortController();

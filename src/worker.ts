@@ -9,7 +9,16 @@ import { createActivities, type StepHook } from '../activities';
 import { ConfigError, appSettings, configErrorLine, temporalSettings, type TemporalSettings, type WorkerDeploymentSettings } from './config';
 import { TASK_QUEUE } from './contract';
 import { PAYLOAD_CONVERTER_PATH, dataConverter } from './data-converter';
-import { WebhookStore, cartsCollection, ensureCartIndexes, connectMongo, type MongoConnection, type MongoEventLog } from './db';
+import {
+  EventRelay,
+  WebhookStore,
+  cartsCollection,
+  ensureCartIndexes,
+  connectMongo,
+  type EventRelayOptions,
+  type MongoConnection,
+  type MongoEventLog,
+} from './db';
 import { describeOutcome, setCurrentVersion, type SetCurrentOutcome } from './deployment';
 import { appLogger, jsonRuntimeLogger, sdkLogLevel, type Write } from './logging';
 import { ensureSearchAttributes } from './temporal';
@@ -39,18 +48,22 @@ export interface CheckoutWorkerOptions {
   mongoLog?: MongoEventLog;
   /** Test seam only (slowing the steps of chosen checkouts); the product never sets it. */
   beforeStep?: StepHook;
+  /** Whether this worker runs the event relay (default true); its options. */
+  relayEvents?: boolean | EventRelayOptions;
 }
 
 export interface CheckoutWorker {
   worker: Worker;
   client: Client;
   mongo: MongoConnection;
+  /** The event relay this worker runs until close() (undefined with `relayEvents: false`). */
+  relay?: EventRelay;
   /**
    * With a deployment: makes the worker's version current as its WORKER_SET_CURRENT says, and logs
    * what it did. Call after worker.run() has started (Temporal knows a version once its worker polls).
    */
   setCurrentVersion(signal?: AbortSignal): Promise<SetCurrentOutcome>;
-  /** Closes the connections; call after worker.run() has returned. */
+  /** Stops the event relay and closes the connections; call after worker.run() has returned. */
   close(): Promise<void>;
 }
 
@@ -82,10 +95,12 @@ export async function createCheckoutWorker(options: CheckoutWorkerOptions): Prom
       ...(options.deployment ? { workerDeploymentOptions: versionedWorker(options.deployment) } : {}),
     });
     const deployment = options.deployment;
+    const relay = startRelay(mongo, options.relayEvents, log);
     return {
       worker,
       client,
       mongo,
+      ...(relay ? { relay: relay.relay } : {}),
       async setCurrentVersion(signal) {
         if (!deployment) return { kind: 'not-asked' };
         const version = { deploymentName: deployment.deploymentName, buildId: deployment.buildId };
@@ -94,6 +109,7 @@ export async function createCheckoutWorker(options: CheckoutWorkerOptions): Prom
         return outcome;
       },
       async close() {
+        await relay?.stop();
         await nativeConnection.close();
         await connection.close();
         await mongo.close();
@@ -105,6 +121,26 @@ export async function createCheckoutWorker(options: CheckoutWorkerOptions): Prom
     await mongo.close().catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * The event relay runs in every worker process, beside its pollers: wherever carts change there is
+ * a worker, it needs no deployment of its own, and it is safe when several run at once (each event
+ * is relayed once, whichever relay gets it: src/db/event-relay.ts). It runs from the worker's
+ * creation until close(), so it drains the outboxes while a stopping worker finishes its activities.
+ */
+function startRelay(mongo: MongoConnection, setting: CheckoutWorkerOptions['relayEvents'], log: (line: string) => void) {
+  if (setting === false) return undefined;
+  const relay = new EventRelay(mongo.db, { log, ...(typeof setting === 'object' ? setting : {}) });
+  const stopped = new AbortController();
+  const running = relay.run(stopped.signal);
+  return {
+    relay,
+    async stop() {
+      stopped.abort();
+      await running;
+    },
+  };
 }
 
 /**

@@ -10,9 +10,9 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createWebhookActivities } from '../activities/webhooks';
-import { WEBHOOK_DELIVERY, webhookWorkflowId, type WebhookDelivery, type WebhookEventType } from '../src/contract';
+import { WEBHOOK_DELIVERY, webhookWorkflowId, type WebhookDelivery, type CartEventType } from '../src/contract';
 import { dataConverter } from '../src/data-converter';
-import { Directory, WebhookStore, type FeedEventDoc } from '../src/db';
+import { Directory, WebhookStore, type EventDoc } from '../src/db';
 import { WebhookService } from '../src/webhooks';
 import { eventually, setupTestEnv, type TestEnv } from './harness/env';
 import { runsOf } from './harness/history';
@@ -120,7 +120,7 @@ async function newStore(): Promise<string> {
   return store;
 }
 
-async function subscribe(store: string, name: string, url: string, types: WebhookEventType[] = ['checkout.started', 'order.placed']) {
+async function subscribe(store: string, name: string, url: string, types: CartEventType[] = ['checkout.started', 'order.placed']) {
   const res = await admin('PUT', `/webstores/${store}/webhooks/${name}`, { url, secret: SECRET, types });
   expect(res.status).toBe(200);
   workflowIds.push(webhookWorkflowId(store, name));
@@ -128,14 +128,14 @@ async function subscribe(store: string, name: string, url: string, types: Webhoo
 }
 
 /** Appends events to the feed the way the relay does: the next cursors, no gaps. */
-async function appendEvents(events: { type: WebhookEventType; cartId: string; webstoreId?: string }[]): Promise<FeedEventDoc[]> {
-  const docs: FeedEventDoc[] = [];
+async function appendEvents(events: { type: CartEventType; cartId: string; webstoreId?: string }[]): Promise<EventDoc[]> {
+  const docs: EventDoc[] = [];
   let cursor = await feed.latestCursor();
   const seq = new Map<string, number>();
   for (const e of events) {
     const n = (seq.get(e.cartId) ?? (await feed.feed.countDocuments({ cartId: e.cartId }))) + 1;
     seq.set(e.cartId, n);
-    const doc: FeedEventDoc = { _id: ++cursor, eventId: `${e.cartId}:${n}`, type: e.type, cartId: e.cartId, at: new Date(), data: { n } };
+    const doc: EventDoc = { _id: ++cursor, eventId: `${e.cartId}:${n}`, type: e.type, cartId: e.cartId, at: new Date(), data: { n } };
     if (e.webstoreId !== undefined) doc.webstoreId = e.webstoreId;
     await feed.feed.insertOne(doc);
     docs.push(doc);
@@ -143,7 +143,7 @@ async function appendEvents(events: { type: WebhookEventType; cartId: string; we
   return docs;
 }
 
-const idsOf = (docs: FeedEventDoc[]) => docs.map((d) => d.eventId);
+const idsOf = (docs: EventDoc[]) => docs.map((d) => d.eventId);
 const getHook = async (store: string, name: string) => (await admin('GET', `/webstores/${store}/webhooks/${name}`)).body;
 const until = (what: string, check: () => boolean, timeoutMs?: number) => eventually(what, async () => (check() ? true : undefined), timeoutMs);
 

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { CartService } from '../carts';
 import type { CheckoutClient } from '../client';
 import { DEFAULTS, type ApiRole } from '../config';
-import { IdempotencyStore } from '../db';
+import { EventLog, IdempotencyStore } from '../db';
 import { registerAuth, tokenScope } from './auth';
 import { BODY_LIMIT, HttpError, registerErrorHandlers } from './errors';
 import { registerIdempotency } from './idempotency';
@@ -20,6 +20,7 @@ import { cartRoutes } from './routes/carts';
 import { checkoutRoutes } from './routes/checkout';
 import type { RouteContext } from './routes/context';
 import { directoryRoutes } from './routes/directory';
+import { eventRoutes } from './routes/events';
 import { healthRoutes } from './routes/health';
 import { integrationRoutes } from './routes/integrations';
 import { itemRoutes } from './routes/items';
@@ -76,6 +77,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   cartRoutes(app, ctx);
   itemRoutes(app, ctx);
   checkoutRoutes(app, ctx);
+  eventRoutes(app, new EventLog(deps.db));
   webhookRoutes(app, ctx, WebhookService.forDb(deps.db, deps.checkout.client, deps.checkout.taskQueue));
 
   await app.ready();

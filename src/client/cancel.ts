@@ -73,6 +73,8 @@ async function nothingRunning(
   const reason = request.reason;
   const doc = await repo.get(cartId);
   if (doc.status === 'Closed') {
+    // The store's cancel refuses it with INVALID_OPERATION, recording checkout.cancel_refused first.
+    await repo.cancel({ cartId, ...request });
     throw new CheckoutError('INVALID_OPERATION', CLOSED_CART_MESSAGE, { cartId, status: doc.status });
   }
   const holder = doc.status === 'Checkout' ? doc.checkout : undefined;

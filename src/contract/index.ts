@@ -10,5 +10,7 @@ export * from './types';
 export * from './errors';
 export * from './validation';
 export * from './integrations';
+// Cart events (issue 12).
+export * from './events';
 // Webhooks (issue 12).
 export * from './webhooks';

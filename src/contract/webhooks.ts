@@ -4,6 +4,7 @@
  * order, signed like the store integrations' calls. Names, limits, shapes and the check of a PUT
  * body, defined here only. Pure: no Node, no SDK. The receiver's side: docs/contract.md.
  */
+import { CART_EVENT_TYPES, type CartEventType, type EventView } from './events';
 export const WEBHOOK_WORKFLOW_TYPE = 'webhookDeliveryWorkflow';
 /** Wakes a subscription's workflow: re-read the subscription now, and resume it if it is paused. PUT and POST .../resume send it. */
 export const WEBHOOK_RESUME_SIGNAL_NAME = 'resumeWebhook';
@@ -12,21 +13,6 @@ export const WEBHOOK_RESUME_SIGNAL_NAME = 'resumeWebhook';
 export const WEBHOOK_SIGNATURE_HEADER = 'Webhook-Signature';
 /** The event's id (`<cartId>:<seq>`), the same on every redelivery: receivers deduplicate on it. */
 export const WEBHOOK_ID_HEADER = 'Webhook-Id';
-
-/**
- * The event types a subscription can ask for. Until the event feed's own list is on this branch this
- * is the agreed list; it becomes that list.
- */
-export const WEBHOOK_EVENT_TYPES = [
-  'cart.items_changed',
-  'checkout.started',
-  'checkout.recalculated',
-  'checkout.canceled',
-  'checkout.expired',
-  'checkout.cancel_refused',
-  'order.placed',
-] as const;
-export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
 /** Subscription names: letters, digits, `_` and `-` (no `:`, which separates store and name in the workflow id). */
 export const WEBHOOK_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
@@ -65,7 +51,7 @@ export function webhookWorkflowId(webstoreId: string, name: string): string {
 export interface WebhookSettings {
   url: string;
   secret: string;
-  types: WebhookEventType[];
+  types: CartEventType[];
 }
 
 /** What the routes answer for a subscription: never the secret. */
@@ -73,7 +59,7 @@ export interface WebhookView {
   webstoreId: string;
   name: string;
   url: string;
-  types: WebhookEventType[];
+  types: CartEventType[];
   status: WebhookStatus;
   /** The cursor of the last event delivered (answered 2xx), as a string like the feed's cursors. */
   cursor: string;
@@ -91,15 +77,8 @@ export interface WebhookError {
   at: string;
 }
 
-/** The POSTed body: one event, as the feed shows it (without its cursor). */
-export interface WebhookDelivery {
-  id: string;
-  type: string;
-  cartId: string;
-  webstoreId?: string;
-  at: string;
-  data: Record<string, unknown>;
-}
+/** The POSTed body: one event, as the feed shows it, without its cursor (the receiver's order is the order of delivery). */
+export type WebhookDelivery = Omit<EventView, 'cursor'>;
 
 // ---- The workflow and its activities.
 
@@ -151,9 +130,9 @@ export function webhookSettingsOf(body: unknown): { settings: WebhookSettings; p
   }
   const types = b.types;
   if (!Array.isArray(types) || types.length === 0) return { problem: 'types must be a non-empty list of event types', field: 'types' };
-  const unknown = types.find((t) => !(WEBHOOK_EVENT_TYPES as readonly unknown[]).includes(t));
-  if (unknown !== undefined) return { problem: `unknown event type ${String(unknown)}; one of ${WEBHOOK_EVENT_TYPES.join(', ')}`, field: 'types' };
-  return { settings: { url: b.url as string, secret: b.secret, types: [...new Set(types as WebhookEventType[])] } };
+  const unknown = types.find((t) => !(CART_EVENT_TYPES as readonly unknown[]).includes(t));
+  if (unknown !== undefined) return { problem: `unknown event type ${String(unknown)}; one of ${CART_EVENT_TYPES.join(', ')}`, field: 'types' };
+  return { settings: { url: b.url as string, secret: b.secret, types: [...new Set(types as CartEventType[])] } };
 }
 
 function webhookUrlProblem(url: unknown): string | undefined {

@@ -5,7 +5,7 @@
  * atomic single-document write. Every archived session is also kept, one document each, in
  * `checkout_sessions`.
  */
-import type { CartItem, CartStatus, CartView, SessionView } from '../contract';
+import type { CartEventType, CartItem, CartStatus, CartView, SessionView } from '../contract';
 
 /** Archived sessions kept in the cart document; older ones are only in checkout_sessions. */
 export const RECENT_SESSIONS_KEPT = 20;
@@ -46,6 +46,25 @@ export interface CartDoc {
   orderId?: string;
   createdAt?: Date;
   updatedAt?: Date;
+  // ---- Cart events (issue 12): the outbox the transition's own write fills and the relay empties.
+  /** Events recorded by this cart's writes and not yet relayed into `events`, oldest first. */
+  outbox?: OutboxEvent[];
+  /** The seq of the cart's last recorded event (0 or absent: none yet). */
+  eventSeq?: number;
+  /** Set while the outbox may hold events: the relay finds such carts by a sparse index on it. */
+  outboxPending?: boolean;
+  /** Sessions whose cancel was refused on this Closed cart (so a retried refusal records its event once). */
+  cancelRefusals?: string[];
+}
+
+/** An event in a cart's outbox: its per-cart `seq`, where and when it happened. */
+export interface OutboxEvent {
+  seq: number;
+  type: CartEventType;
+  cartId: string;
+  webstoreId?: string;
+  at: Date;
+  data: Record<string, unknown>;
 }
 
 function sessionView(s: CheckoutSessionDoc): SessionView {

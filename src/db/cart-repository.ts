@@ -33,10 +33,12 @@ import {
   type Totals,
 } from '../contract';
 import type { CartDoc, CheckoutSessionDoc, SessionRecord } from './cart-docs';
+import { createdEvent } from './cart-events';
 import { sessionsCollection } from './cart-collections';
 import { assertWellFormed } from './cart-problems';
 import {
   decideCancel,
+  decideCancelRefused,
   decideItemChange,
   decideLock,
   decidePlaceOrder,
@@ -47,7 +49,7 @@ import {
   type ItemsChanged,
   type StepMark,
 } from './cart-transitions';
-import { droppedBy, fence, type Decision } from './cart-writes';
+import { droppedBy, fence, outboxWrite, type Decision } from './cart-writes';
 
 export interface CartRepositoryOptions {
   /** Compare-and-set rounds before giving up with the retryable CartContendedError. */
@@ -97,6 +99,7 @@ export class CartRepository {
 
   async create(cart: { cartId: string; webstoreId: string; accountId: string; ownerId?: string; items?: CartItem[] }): Promise<CartDoc> {
     assertCartId(cart.cartId);
+    const now = new Date();
     const doc: CartDoc = {
       _id: cart.cartId,
       status: 'Active',
@@ -107,9 +110,12 @@ export class CartRepository {
       version: 0,
       archivedSessions: [],
       archivedSessionCount: 0,
-      createdAt: new Date(),
-      updatedAt: new Date(),
+      createdAt: now,
+      updatedAt: now,
     };
+    // Its event is in the inserted document itself: a cart never exists without it.
+    const created = outboxWrite(doc, [createdEvent(cart.accountId, doc.items ?? [])], now);
+    Object.assign(doc, created.$set, { outbox: created.push });
     await this.carts.insertOne(doc);
     return doc;
   }
@@ -152,9 +158,11 @@ export class CartRepository {
     try {
       outcome = await this.compareAndSet(input.cartId, (doc) => decideCancel(doc, input), { fromRemembered: true });
     } catch (err) {
-      // The cart was closed after this session was cancelled (and it left the cart's recent list).
-      if (err instanceof CheckoutError && err.errorCode === 'INVALID_OPERATION' && (await canceledBefore())) {
-        return { canceled: true, doc: await this.get(input.cartId) };
+      if (err instanceof CheckoutError && err.errorCode === 'INVALID_OPERATION') {
+        // The cart was closed after this session was cancelled (and it left the cart's recent list).
+        if (await canceledBefore()) return { canceled: true, doc: await this.get(input.cartId) };
+        // A refusal is a fact other systems learn of: recorded on the Closed cart before it is answered.
+        await this.compareAndSet(input.cartId, (doc) => decideCancelRefused(doc, input, err.message));
       }
       throw err;
     }
@@ -231,11 +239,18 @@ export class CartRepository {
     decision: Extract<Decision<R>, { write: unknown }>,
     extraFence: Filter<CartDoc> = {},
   ): Promise<{ result: R } | undefined> {
+    const now = new Date();
     const update: UpdateFilter<CartDoc> = {
       ...decision.write,
-      $set: { ...(decision.write.$set ?? {}), updatedAt: new Date() },
+      $set: { ...(decision.write.$set ?? {}), updatedAt: now },
       $inc: { ...(decision.write.$inc ?? {}), version: 1 },
     };
+    if (decision.events && decision.events.length > 0) {
+      // The transition's events go into the cart's outbox in this same atomic write.
+      const outbox = outboxWrite(doc, decision.events, now);
+      update.$set = { ...update.$set, ...outbox.$set };
+      update.$push = { ...(update.$push ?? {}), outbox: { $each: outbox.push } } as UpdateFilter<CartDoc>['$push'];
+    }
     const written = await this.carts.findOneAndUpdate({ ...fence(doc), ...extraFence }, update, { returnDocument: 'after' });
     if (!written) {
       this.remembered.delete(doc._id);

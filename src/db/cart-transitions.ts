@@ -18,6 +18,7 @@ import {
 } from '../contract';
 import { APPLIED_CHANGES_KEPT, type CartDoc, type CheckoutSessionDoc } from './cart-docs';
 import { archiveWrite, archived, type Decision } from './cart-writes';
+import { cancelRefusedEvent, canceledEvent, itemsChangedEvent, orderPlacedEvent, startedEvent } from './cart-events';
 import { applyChange } from './items';
 
 /** Whether the run that holds a lock under our own workflow ID is still open. */
@@ -90,6 +91,7 @@ async function supersede(doc: CartDoc, holder: CheckoutSessionDoc, session: Chec
   return {
     write: { $set: { status: 'Checkout', checkout: session, archivedSessionCount: count }, $push },
     archives: [superseded],
+    events: [canceledEvent(superseded.sessionId, superseded.cancelReason ?? '', superseded.canceledBy), startedEvent(session)],
     result: (w) => w,
   };
 }
@@ -104,7 +106,7 @@ export async function decideLock(doc: CartDoc, input: LockInput, holderIsLive?: 
   if (doc.status !== 'Active' && doc.status !== 'Checkout') {
     throw new CheckoutError('INVALID_OPERATION', `A cart in status ${String(doc.status)} can't be checked out.`, { cartId: doc._id });
   }
-  return { write: { $set: { status: 'Checkout', checkout: session } }, result: (w) => w };
+  return { write: { $set: { status: 'Checkout', checkout: session } }, events: [startedEvent(session)], result: (w) => w };
 }
 
 /**
@@ -153,6 +155,7 @@ export function decideCancel(doc: CartDoc, input: CancelInput): Decision<CancelD
   return {
     write: { $set: { status: 'Active', archivedSessionCount: count }, $unset: { checkout: '' }, $push },
     archives: [session],
+    events: [canceledEvent(session.sessionId, input.reason, input.requestedBy)],
     result: (w) => ({ canceled: true, doc: w }),
   };
 }
@@ -181,6 +184,7 @@ export function decidePlaceOrder(doc: CartDoc, input: PlaceOrderInput): Decision
   return {
     write: { $set: { status: 'Closed', orderId: input.orderId, archivedSessionCount: count }, $unset: { checkout: '' }, $push },
     archives: [session],
+    events: [orderPlacedEvent(input.sessionId, input.orderId, doc.checkout.totals)],
     result: (w) => w,
   };
 }
@@ -210,5 +214,23 @@ export function decideItemChange(doc: CartDoc, change: ItemChange, requestId: st
       appliedChanges: { $each: [{ requestId, at: new Date() }], $slice: -APPLIED_CHANGES_KEPT },
     } as UpdateFilter<CartDoc>['$push'];
   }
-  return { write, result: (w) => ({ locked: false, duplicate: false, doc: w }) };
+  return { write, events: [itemsChangedEvent(change, requestId)], result: (w) => ({ locked: false, duplicate: false, doc: w }) };
+}
+
+/** Refusals remembered on a Closed cart, per session, so a retried refusal records its event once. */
+const CANCEL_REFUSALS_KEPT = 20;
+
+/**
+ * A cancel refused on a Closed cart (INVALID_OPERATION) records `checkout.cancel_refused` with a
+ * write on that cart; a session whose refusal is already recorded writes nothing again (activities
+ * run at least once). A cancel without a session is one request, recorded each time.
+ */
+export function decideCancelRefused(doc: CartDoc, input: CancelInput, message: string): Decision<void> {
+  if (doc.status !== 'Closed') return { result: undefined };
+  if (input.sessionId !== undefined && (doc.cancelRefusals ?? []).includes(input.sessionId)) return { result: undefined };
+  const write: UpdateFilter<CartDoc> =
+    input.sessionId === undefined
+      ? {}
+      : { $push: { cancelRefusals: { $each: [input.sessionId], $slice: -CANCEL_REFUSALS_KEPT } } as UpdateFilter<CartDoc>['$push'] };
+  return { write, events: [cancelRefusedEvent(input, message)], result: () => undefined };
 }

@@ -4,16 +4,18 @@
  * cart's bounded list.
  */
 import type { Filter, UpdateFilter } from 'mongodb';
-import type { BackgroundOperationStatus } from '../contract';
-import { RECENT_SESSIONS_KEPT, archivedCount, type CartDoc, type CheckoutSessionDoc } from './cart-docs';
+import type { BackgroundOperationStatus, CartEventInput } from '../contract';
+import { RECENT_SESSIONS_KEPT, archivedCount, type CartDoc, type CheckoutSessionDoc, type OutboxEvent } from './cart-docs';
 
 /**
  * What a compare-and-set round decided: a write (fenced on the cart it read) or an answer without
  * one. `archives` are sessions this write archives (or an earlier attempt archived): they are
- * upserted into checkout_sessions after the cart write, again on a retry.
+ * upserted into checkout_sessions after the cart write, again on a retry. `events` are recorded in
+ * the cart's outbox by the same write (no event without its transition, no transition without its event).
  */
 export type Decision<R> =
-  { write: UpdateFilter<CartDoc>; archives?: CheckoutSessionDoc[]; result: (written: CartDoc) => R } | { result: R; archives?: CheckoutSessionDoc[] };
+  | { write: UpdateFilter<CartDoc>; archives?: CheckoutSessionDoc[]; events?: CartEventInput[]; result: (written: CartDoc) => R }
+  | { result: R; archives?: CheckoutSessionDoc[] };
 
 /**
  * The write's condition: exactly the cart we read. The version alone is not enough: another service
@@ -54,4 +56,23 @@ export function archived(session: CheckoutSessionDoc, operationStatus: Backgroun
     backgroundOperation: { ...session.backgroundOperation, status: operationStatus },
     archivedAt: new Date(),
   };
+}
+
+/**
+ * The part of a write that records `events` in the cart's outbox, numbered after the cart's last
+ * event. `eventSeq` is set, not $inc'ed: the write is fenced on the version read, so the value is
+ * exact, and a write that matches nothing records nothing. `$push` appends: the relay's removals
+ * ($pull of what it relayed) never touch events written after its read.
+ */
+export function outboxWrite(doc: CartDoc, events: CartEventInput[], at: Date): { $set: Partial<CartDoc>; push: OutboxEvent[] } {
+  const last = doc.eventSeq ?? 0;
+  const push = events.map((e, i) => ({
+    seq: last + i + 1,
+    type: e.type,
+    cartId: doc._id,
+    ...(doc.webstoreId !== undefined ? { webstoreId: doc.webstoreId } : {}),
+    at,
+    data: e.data as Record<string, unknown>,
+  }));
+  return { $set: { eventSeq: last + events.length, outboxPending: true }, push };
 }

@@ -22,6 +22,10 @@ export { cartsCollection, ensureCartIndexes, sessionsCollection } from './cart-c
 export { cartProblem } from './cart-problems';
 export { CartRepository, casBackoffMs, type CartRepositoryOptions } from './cart-repository';
 export { applyChange } from './items';
+export { type OutboxEvent } from './cart-docs';
+export { cancelRefusedEvent, canceledEvent, createdEvent, itemsChangedEvent, orderPlacedEvent, recalculatedEvent, startedEvent } from './cart-events';
+export { EventLog, ensureEventIndexes, eventView, eventsCollection, type EventDoc } from './events';
+export { EventRelay, type EventRelayOptions } from './event-relay';
 export { DEFAULT_UNIT_PRICE_CENTS, computeTotals, unitPriceOf } from './totals';
 export * from './directory';
 export * from './integrations';

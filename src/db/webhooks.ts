@@ -12,11 +12,11 @@ import {
   webhookWorkflowId,
   type WebhookDelivery,
   type WebhookError,
-  type WebhookEventType,
   type WebhookSettings,
   type WebhookStatus,
   type WebhookView,
 } from '../contract';
+import { eventsCollection, type EventDoc } from './events';
 
 export interface WebhookDoc extends WebhookSettings {
   _id: string;
@@ -32,20 +32,6 @@ export interface WebhookDoc extends WebhookSettings {
   lastError?: { eventId: string; message: string; at: Date };
 }
 
-/** An event of the feed, as the relay writes it (`_id` the global cursor, no gaps: N+1 is visible only after N). */
-export interface FeedEventDoc {
-  _id: number;
-  eventId: string;
-  type: WebhookEventType;
-  cartId: string;
-  webstoreId?: string;
-  at: Date;
-  data: Record<string, unknown>;
-}
-
-/** The feed's collection. */
-const FEED_COLLECTION = 'events';
-
 /** MongoDB's duplicate-key error: two first PUTs of one name raced on the upsert. */
 const DUPLICATE_KEY = 11000;
 
@@ -53,11 +39,11 @@ const subscriptionKey = (webstoreId: string, name: string) => `${webstoreId}|${n
 
 export class WebhookStore {
   readonly subscriptions: Collection<WebhookDoc>;
-  readonly feed: Collection<FeedEventDoc>;
+  readonly feed: Collection<EventDoc>;
 
   constructor(db: Db) {
     this.subscriptions = db.collection<WebhookDoc>(COLLECTIONS.webhookSubscriptions);
-    this.feed = db.collection<FeedEventDoc>(FEED_COLLECTION);
+    this.feed = eventsCollection(db);
   }
 
   /** A store's subscriptions by store; a delivery reads the store's events in cursor order. */
@@ -116,7 +102,7 @@ export class WebhookStore {
   }
 
   /** The subscription's next events: its store's, of its types, after its cursor, oldest first. */
-  nextEvents(sub: WebhookDoc, limit: number): Promise<FeedEventDoc[]> {
+  nextEvents(sub: WebhookDoc, limit: number): Promise<EventDoc[]> {
     return this.feed
       .find({ _id: { $gt: sub.cursor }, webstoreId: sub.webstoreId, type: { $in: sub.types } })
       .sort({ _id: 1 })
@@ -170,7 +156,7 @@ export function webhookView(doc: WebhookDoc): WebhookView {
 }
 
 /** The POSTed body of an event. */
-export function webhookDelivery(event: FeedEventDoc): WebhookDelivery {
+export function webhookDelivery(event: EventDoc): WebhookDelivery {
   return {
     id: event.eventId,
     type: event.type,

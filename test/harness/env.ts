@@ -6,7 +6,7 @@ import { temporalSettings, type TemporalSettings } from '../../src/config';
 import { CheckoutClient } from '../../src/client';
 import { dataConverter } from '../../src/data-converter';
 import { cartsCollection, type CartDoc, connectMongo, type MongoConnection } from '../../src/db';
-import { bundleCheckoutWorkflows, createCheckoutWorker, installRuntime, type CheckoutWorker } from '../../src/worker';
+import { bundleCheckoutWorkflows, createCheckoutWorker, installRuntime, type CheckoutWorker, type CheckoutWorkerOptions } from '../../src/worker';
 import { stepDelaysFrom } from '../../stack/step-delay';
 import type { Collection } from 'mongodb';
 
@@ -32,8 +32,12 @@ export interface TestEnv {
   bundle: WorkflowBundle;
   mongoUri: string;
   mongoDb: string;
-  /** A fresh worker on this file's task queue; stop it with worker.shutdown() or use runUntil. */
-  newWorker(): Promise<CheckoutWorker>;
+  /**
+   * A fresh worker on this file's task queue; stop it with worker.shutdown() or use runUntil. Without
+   * the event relay unless asked (`relayEvents`): a relay moving outboxes would change the carts that
+   * other files snapshot; test/events.test.ts runs its own.
+   */
+  newWorker(options?: Pick<CheckoutWorkerOptions, 'relayEvents'>): Promise<CheckoutWorker>;
   /** Every background step of this cart's checkouts takes `ms` (heartbeating, cancellable) on this file's workers. */
   slowSteps(cartId: string, ms: number): void;
   close(): Promise<void>;
@@ -66,8 +70,16 @@ export async function setupTestEnv(name: string, options: { ownDatabase?: boolea
     mongoUri,
     mongoDb,
     checkout: new CheckoutClient({ client, carts, taskQueue }),
-    async newWorker() {
-      const w = await createCheckoutWorker({ temporal, mongoUri, mongoDb, taskQueue, workflowBundle: bundle, beforeStep: stepDelaysFrom(stepDelays) });
+    async newWorker(options = {}) {
+      const w = await createCheckoutWorker({
+        temporal,
+        mongoUri,
+        mongoDb,
+        taskQueue,
+        workflowBundle: bundle,
+        beforeStep: stepDelaysFrom(stepDelays),
+        relayEvents: options.relayEvents ?? false,
+      });
       workers.push(w);
       return w;
     },

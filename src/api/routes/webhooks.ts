@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 // Its types add `summary` and `tags` to route schemas (the OpenAPI document is made from them).
 import type {} from '@fastify/swagger';
 import { Type, type Static } from 'typebox';
-import { CART_ID_PATTERN, WEBHOOK_EVENT_TYPES, WEBHOOK_LIMITS, WEBHOOK_NAME_PATTERN } from '../../contract';
+import { CART_ID_PATTERN, CART_EVENT_TYPES, WEBHOOK_LIMITS, WEBHOOK_NAME_PATTERN } from '../../contract';
 import type { WebhookService } from '../../webhooks';
 import { requireAdmin } from '../auth';
 import type { RouteContext } from './context';
@@ -25,7 +25,7 @@ const WebhookParams = Type.Object(
   },
   { additionalProperties: false },
 );
-const EventType = Type.Union(WEBHOOK_EVENT_TYPES.map((t) => Type.Literal(t)));
+const EventType = Type.Union(CART_EVENT_TYPES.map((t) => Type.Literal(t)));
 
 /** The url's scheme and the secret's length are checked again by the contract (webhookSettingsOf), which says why. */
 const WebhookBody = Type.Object(
