@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createWebhookActivities } from '../activities/webhooks';
-import { WEBHOOK_DELIVERY, webhookWorkflowId, type WebhookDelivery, type CartEventType } from '../src/contract';
+import { CART_EVENT_TYPES, WEBHOOK_DELIVERY, webhookWorkflowId, type WebhookDelivery, type CartEventType } from '../src/contract';
 import { dataConverter } from '../src/data-converter';
 import { Directory, WebhookStore, type EventDoc } from '../src/db';
 import { WebhookService } from '../src/webhooks';
@@ -114,9 +114,9 @@ afterAll(async () => {
 const admin = (method: string, path: string, body?: unknown, token: string | null = ADMIN_TOKEN) =>
   call(api.base, path, { method, token, account: null, body });
 
-async function newStore(): Promise<string> {
+async function newStore(buyers: string[] = []): Promise<string> {
   const store = `store-wh-${randomUUID().slice(0, 8)}`;
-  await setupDirectory(api.base, store, []);
+  await setupDirectory(api.base, store, buyers);
   return store;
 }
 
@@ -294,11 +294,9 @@ describe('delivery', () => {
     );
     const held = events[7].eventId;
 
+    // runUntil stops the worker once the held event is in flight (and also when the wait fails).
     const first = await env.newWorker();
-    const running = first.worker.run();
-    await until('the held event', () => receiver.received.some((r) => r.id === held));
-    first.worker.shutdown();
-    await running;
+    await first.worker.runUntil(until('the held event', () => receiver.received.some((r) => r.id === held)));
     receiver.release();
 
     const second = await env.newWorker();
@@ -323,6 +321,41 @@ describe('delivery', () => {
       expect((await admin('DELETE', `/webstores/${store}/webhooks/gone`)).body.deleted).toBe(true);
       expect(await handle.result()).toMatchObject({ webstoreId: store, name: 'gone', ended: 'DELETED' });
     });
+  });
+});
+
+describe('end to end: real checkouts, the relay, and a worker restart', () => {
+  test("a cart's story reaches the receiver in the feed's order, nothing lost across the restart", async () => {
+    const store = await newStore(['acct-1']);
+    const receiver = await Receiver.start();
+    await subscribe(store, 'all', receiver.url, [...CART_EVENT_TYPES]);
+    const buyer = (method: string, path: string, body?: unknown) => call(api.base, path, { method, body });
+    const relayOften = { relayEvents: { pollMs: 50 } };
+
+    // First half: a checkout that an add to cart cancels.
+    const first = await env.newWorker(relayOften);
+    const cartId = (await buyer('POST', `/webstores/${store}/carts`)).body.cartId as string;
+    await first.worker.runUntil(async () => {
+      expect((await buyer('POST', `/carts/${cartId}/items`, { sku: 'SKU-1', quantity: 2 })).status).toBe(201);
+      expect((await buyer('POST', `/carts/${cartId}/checkouts`)).status).toBe(202);
+      expect((await buyer('POST', `/carts/${cartId}/items`, { sku: 'SKU-2', quantity: 1 })).body.canceledCheckout).toBe(true);
+      await until('the cancel delivered', () => receiver.received.some((r) => r.body.type === 'checkout.canceled'));
+    });
+
+    // Second half, on a new worker: a checkout that ends in an order.
+    const second = await env.newWorker(relayOften);
+    await second.worker.runUntil(async () => {
+      expect((await buyer('POST', `/carts/${cartId}/checkouts`)).status).toBe(202);
+      expect((await buyer('POST', `/carts/${cartId}/checkouts/active/orders`)).status).toBe(201);
+      await until('the order delivered', () => receiver.delivered.some((id) => receiver.received.find((r) => r.id === id)?.body.type === 'order.placed'));
+    });
+
+    const feedEvents = await feed.feed.find({ cartId }).sort({ _id: 1 }).toArray();
+    expect(feedEvents.map((e) => e.type)).toEqual(expect.arrayContaining(['checkout.started', 'checkout.canceled', 'order.placed']));
+    expect([...new Set(receiver.delivered)]).toEqual(idsOf(feedEvents));
+    expect(receiver.received.every((r) => r.signatureOk)).toBe(true);
+    const order = receiver.received.find((r) => r.body.type === 'order.placed')!;
+    expect(order.body).toMatchObject({ cartId, webstoreId: store, data: { orderId: expect.any(String) } });
   });
 });
 
