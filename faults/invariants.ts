@@ -7,6 +7,7 @@ import { checkoutWorkflowId } from '../src/contract';
 import type { CartDoc, CheckoutSessionDoc } from '../src/db';
 import { getCheckoutStateQuery } from '../src/contract/messages';
 import { KNOWN_CODES, allowedQuantities, type Ledger, type Op } from './ledger';
+import { eventViolations } from './events-invariant';
 import { say, sleep } from './log';
 import type { FaultStack } from './stack';
 
@@ -18,6 +19,7 @@ export const INVARIANTS = {
   orderComplete: 'no order without all its steps',
   notStuck: 'no workflow stuck',
   errorsCoded: 'every error a caller saw had a code',
+  eventsOnce: 'every transition has its event in the feed once, in order',
 } as const;
 export type InvariantName = keyof typeof INVARIANTS;
 
@@ -211,5 +213,7 @@ export async function checkInvariants(stack: FaultStack, ledger: Ledger, q: Quie
       }
     }
   }
+  // Cart events (issue 12): faults/events-invariant.ts.
+  for (const v of await eventViolations(stack.carts, cartIds)) add('eventsOnce', v.cartIds, v.detail);
   return violations;
 }

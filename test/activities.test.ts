@@ -142,7 +142,15 @@ describe('cancelCartAsyncOperation', () => {
     expect(failure.nonRetryable).toBe(true);
     expect(failure.message).toBe("A cart can't be canceled after it's closed.");
     expect(failure.details?.[0]).toMatchObject({ errorCode: 'INVALID_OPERATION', httpStatus: 403, cartId, status: 'Closed' });
-    expect(await cart(cartId)).toEqual(closed);
+    // The refusal is recorded as the cart's event (issue 12), in a write of its own; nothing else changes.
+    const after = await cart(cartId);
+    expect(after.outbox?.at(-1)).toMatchObject({ type: 'checkout.cancel_refused', data: { sessionId, errorCode: 'INVALID_OPERATION' } });
+    const withoutEvents = (doc: CartDoc) => {
+      const rest: Partial<CartDoc> = { ...doc };
+      for (const field of ['outbox', 'eventSeq', 'cancelRefusals', 'version', 'updatedAt'] as const) delete rest[field];
+      return rest;
+    };
+    expect(withoutEvents(after)).toEqual(withoutEvents(closed));
   });
 });
 

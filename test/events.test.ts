@@ -4,13 +4,18 @@
  * with several relays at once and after a relay that died between its steps), and GET /events.
  * This file has a database of its own (the cursor is checked over the whole feed).
  */
+import type { Connection } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Db } from 'mongodb';
 import { checkoutWorkflowId, type CheckoutResult, type EventView } from '../src/contract';
 import { CartRepository, EventRelay, cartsCollection, connectMongo, eventsCollection, type CartDoc, type EventDoc, type MongoConnection } from '../src/db';
 import { eventually, newCartId, setupTestEnv, type TestEnv } from './harness/env';
 import { ADMIN_TOKEN, SERVICE_TOKEN, call, setupDirectory, startTestApi, type RunningTestApi } from './harness/http';
 import type { CheckoutWorker } from '../src/worker';
+import { WorkerProcesses, ensureNamespace } from './harness/worker-processes';
 
 let env: TestEnv;
 let api: RunningTestApi;
@@ -250,4 +255,61 @@ describe('the relay, on a database no worker relays', () => {
       message: "A cart can't be canceled after it's closed.",
     });
   });
+});
+
+describe('the relay in worker processes', () => {
+  let mongo: MongoConnection;
+  let workers: WorkerProcesses;
+  let logDir: string;
+
+  beforeAll(async () => {
+    const dbName = `b2b_checkout_test_relayproc_${randomUUID().slice(0, 8)}`;
+    mongo = await connectMongo(env.mongoUri, dbName);
+    // A namespace of its own: these workers poll the product task queue and must take no one else's work.
+    const namespace = 'b2b-checkout-test-events';
+    await ensureNamespace(env.client.connection as Connection, namespace);
+    logDir = mkdtempSync(path.join(os.tmpdir(), 'b2b-events-'));
+    workers = new WorkerProcesses(namespace, dbName, logDir);
+  });
+  afterAll(async () => {
+    await workers?.stop();
+    await mongo?.db.dropDatabase().catch(() => undefined);
+    await mongo?.close();
+    if (logDir) rmSync(logDir, { recursive: true, force: true });
+  });
+
+  test('a worker process relays; SIGKILLed while carts change, a restarted one relays the rest, each event once', async () => {
+    const repo = new CartRepository(cartsCollection(mongo.db));
+    const pending = () => cartsCollection(mongo.db).countDocuments({ outboxPending: true });
+    const changeCarts = (cartIds: string[], changes: number) =>
+      Promise.all(
+        cartIds.map(async (cartId) => {
+          for (let n = 0; n < changes; n++) await repo.changeItems(cartId, { op: 'add', sku: `SKU-${n}`, quantity: 1 });
+        }),
+      );
+    const cartIds = Array.from({ length: 8 }, () => newCartId('proc'));
+    for (const cartId of cartIds) await repo.create({ cartId, webstoreId: 'store-1', accountId: 'acct-1' });
+
+    const first = await workers.start('relay-a');
+    await changeCarts(cartIds, 2);
+    await eventually('the first worker relayed', async () => ((await pending()) === 0 ? true : undefined), 60000);
+
+    // Killed while the carts go on changing: whatever it had inserted or not, nothing is lost or repeated.
+    const relayedBefore = await eventsCollection(mongo.db).countDocuments();
+    const changing = changeCarts(cartIds, 6);
+    await eventually(
+      'the first worker relays the new changes',
+      async () => ((await eventsCollection(mongo.db).countDocuments()) > relayedBefore ? true : undefined),
+      60000,
+    );
+    await workers.kill(first);
+    await changing;
+
+    await workers.start('relay-b');
+    await eventually('the restarted worker relayed the rest', async () => ((await pending()) === 0 ? true : undefined), 60000);
+    const docs = await assertFeedConsistent(mongo.db);
+    for (const cartId of cartIds) {
+      expect([cartId, docs.filter((d) => d.cartId === cartId).map((d) => d.type)]).toEqual([cartId, ['cart.created', ...Array(8).fill('cart.items_changed')]]);
+    }
+  }, 240000);
 });

@@ -15,6 +15,10 @@
  * A crash between 1 and 2 leaves the event in the outbox: the next round finds it relayed (step 1's
  * duplicate) and removes it. A cart's events are inserted in seq order and a relay stops at a cart's
  * first failure, so a later event never gets an earlier cursor. Several relays at once are safe.
+ *
+ * The relay's writes to a cart leave `version` alone: they change no state a transition decides
+ * from (only the outbox, by seq), so a transition fenced on the version it read, or a checkout's
+ * remembered cart, stays valid, and relaying never makes a checkout's write read again.
  */
 import type { Collection, Db } from 'mongodb';
 import { cartEventId } from '../contract';
@@ -138,7 +142,11 @@ export class EventRelay {
   }
 
   private async lastCursor(): Promise<number> {
-    const last = await this.events.find({}, { projection: { _id: 1 } }).sort({ _id: -1 }).limit(1).next();
+    const last = await this.events
+      .find({}, { projection: { _id: 1 } })
+      .sort({ _id: -1 })
+      .limit(1)
+      .next();
     return last ? last._id : 0;
   }
 

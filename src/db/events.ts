@@ -55,7 +55,13 @@ export class EventLog {
 
   /** Up to `limit` events after cursor `after`, oldest first, and the cursor to continue from. */
   async page(after: number, limit: number): Promise<EventPage> {
-    const docs = await storeCall(() => this.events.find({ _id: { $gt: after } }).sort({ _id: 1 }).limit(limit).toArray());
+    const docs = await storeCall(() =>
+      this.events
+        .find({ _id: { $gt: after } })
+        .sort({ _id: 1 })
+        .limit(limit)
+        .toArray(),
+    );
     return { events: docs.map(eventView), next: String(docs.length > 0 ? docs[docs.length - 1]._id : after) };
   }
 }
