@@ -188,6 +188,9 @@ describe('routes', () => {
     expect(got.body).toEqual(put.body);
     expect(JSON.stringify(got.body)).not.toContain(SECRET);
     expect((await admin('GET', `/webstores/${store}/webhooks`)).body).toEqual({ webhooks: [put.body] });
+    // Resume answers the subscription (an active one is only woken); an unknown one is 404.
+    expect(await admin('POST', `${path}/resume`)).toMatchObject({ status: 200, body: { name: 'erp', status: 'active' } });
+    expect((await admin('POST', `/webstores/${store}/webhooks/nobody/resume`)).status).toBe(404);
 
     expect((await admin('DELETE', path)).body).toEqual({ webstoreId: store, name: 'erp', deleted: true });
     expect((await admin('DELETE', path)).body).toEqual({ webstoreId: store, name: 'erp', deleted: false });
