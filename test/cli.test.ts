@@ -128,7 +128,10 @@ test('create-cart, start, status, add-item cancels the checkout, start, place-or
     const after = await cartOf(cartId);
     expect(after.status).toBe('Closed');
     expect(after.orderId).toBe(printed![1]);
-    expect(after.version).toBe(closed.version);
+    // Each refusal is recorded on the Closed cart as its event (issue 12), in a write of its own; nothing else changes.
+    expect(after.eventSeq).toBe((closed.eventSeq ?? 0) + 2);
+    expect(after.version).toBe((closed.version ?? 0) + 2);
+    expect(after.items).toEqual(closed.items);
 
     // A change to the Closed cart is refused the same way, and nothing lands.
     r = await cli(['add-item', cartId, 'SKU-LATE', '1']);
