@@ -371,9 +371,8 @@ describe('a subscription failing for a day (time-skipping server)', () => {
     await ts?.close();
   });
 
-  test('is paused (status, pausedAt, lastError), and a PUT with a working url resumes it from the failed event', async () => {
-    const store = await newStore();
-    const failing = await Receiver.start(() => 503);
+  /** The webhook service on the time-skipping server, and a worker of the real webhook activities (MongoDB, HTTP). */
+  async function timeSkippingWebhooks() {
     const taskQueue = `timeskip-webhooks-${randomUUID().slice(0, 8)}`;
     const service = new WebhookService(feed, new Directory(env.mongo.db), ts.env.client, taskQueue);
     const worker = await Worker.create({
@@ -384,6 +383,13 @@ describe('a subscription failing for a day (time-skipping server)', () => {
       activities: createWebhookActivities({ webhooks: feed }),
       dataConverter,
     });
+    return { service, worker };
+  }
+
+  test('is paused (status, pausedAt, lastError), and a PUT with a working url resumes it from the failed event', async () => {
+    const store = await newStore();
+    const failing = await Receiver.start(() => 503);
+    const { service, worker } = await timeSkippingWebhooks();
     await worker.runUntil(async () => {
       const settings = { url: failing.url, secret: SECRET, types: ['order.placed'] };
       await service.put(store, 'erp', settings);
@@ -423,4 +429,31 @@ describe('a subscription failing for a day (time-skipping server)', () => {
     });
     // About 1,500 failed attempts run for real, each in skipped time: longer than the other tests.
   }, 300_000);
+
+  test('continues as new after its rounds, carrying its cursor; the new run delivers on', async () => {
+    const store = await newStore();
+    const receiver = await Receiver.start();
+    const { service, worker } = await timeSkippingWebhooks();
+    await worker.runUntil(async () => {
+      await service.put(store, 'can', { url: receiver.url, secret: SECRET, types: ['order.placed'] });
+      const handle = ts.env.client.workflow.getHandle(webhookWorkflowId(store, 'can'));
+      const firstRunId = (await handle.describe()).runId;
+      const [first] = await appendEvents([{ type: 'order.placed', cartId: randomUUID(), webstoreId: store }]);
+      await until('the first event', () => receiver.delivered.length === 1);
+
+      // Caught up, it reads again every second: more rounds than a run holds.
+      await ts.env.sleep((WEBHOOK_DELIVERY.roundsPerRun + 10) * WEBHOOK_DELIVERY.idlePollMs);
+      await eventually('a new run', async () => ((await handle.describe()).runId !== firstRunId ? true : undefined));
+      const history = await ts.env.client.workflow.getHandle(webhookWorkflowId(store, 'can'), firstRunId).fetchHistory();
+      const continued = history.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes;
+      const input = JSON.parse(Buffer.from(continued!.input!.payloads![0].data!).toString('utf8'));
+      expect(input).toEqual({ webstoreId: store, name: 'can', cursor: first._id });
+
+      const [second] = await appendEvents([{ type: 'order.placed', cartId: randomUUID(), webstoreId: store }]);
+      await until('the second event', () => receiver.delivered.length === 2);
+      expect(receiver.delivered).toEqual([first.eventId, second.eventId]);
+      await service.remove(store, 'can');
+      expect(await handle.result()).toMatchObject({ ended: 'DELETED', cursor: second._id });
+    });
+  });
 });

@@ -5,6 +5,7 @@
  * body, defined here only. Pure: no Node, no SDK. The receiver's side: docs/contract.md.
  */
 import { CART_EVENT_TYPES, type CartEventType, type EventView } from './events';
+
 export const WEBHOOK_WORKFLOW_TYPE = 'webhookDeliveryWorkflow';
 /** Wakes a subscription's workflow: re-read the subscription now, and resume it if it is paused. PUT and POST .../resume send it. */
 export const WEBHOOK_RESUME_SIGNAL_NAME = 'resumeWebhook';
