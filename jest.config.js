@@ -3,11 +3,8 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  transform: {
-    '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }],
-    // typebox 1.x ships only ES modules, which Jest's loader cannot require() on Node 20.
-    '^.+\\.mjs$': '<rootDir>/test/harness/esm-transform.js',
-  },
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }], '^.+\\.mjs$': '<rootDir>/test/harness/esm-transform.js' },
+  // typebox ships only ES modules, which jest's loader cannot require on Node 20: transformed (above).
   transformIgnorePatterns: ['/node_modules/(?!typebox/)'],
   globalSetup: '<rootDir>/test/harness/global-setup.ts',
   globalTeardown: '<rootDir>/test/harness/global-teardown.ts',

@@ -12,6 +12,7 @@ import {
   INTEGRATION_IDEMPOTENCY_HEADER,
   INTEGRATION_STEPS,
   INTEGRATION_UNAVAILABLE,
+  PRICE_BOOK_MESSAGES,
   SIGNATURE_HEADER,
   SIGNATURE_PREFIX,
   stepOutcomeText,
@@ -23,7 +24,7 @@ import {
   type StepOutcome,
   type Totals,
 } from '../src/contract';
-import { computeTotals, unitPriceOf, type CartDoc, type IntegrationDoc } from '../src/db';
+import { computeTotals, priceFromBook, unitPriceOf, type BookPrices, type CartDoc, type IntegrationDoc, type StorePricing } from '../src/db';
 
 /** What a step computed: the cart's totals, Confirm Price's repriced items, and its outcome. */
 export interface StepWork {
@@ -43,10 +44,39 @@ export function signBody(body: string, secret: string): string {
   return SIGNATURE_PREFIX + createHmac('sha256', secret).update(body, 'utf8').digest('hex');
 }
 
-/** Today's calculators: no call, the cart's own prices. */
-export function builtinStep(step: BackgroundStep, items: CartItem[], previous: Totals | undefined): StepWork {
+/**
+ * Today's calculators: no call, the cart's own prices. With the store's price book (`book`, a store
+ * whose pricing is `book`), Confirm Price reprices every line from it and refuses a line whose SKU
+ * has no price there (PRICE_NOT_FOUND, a business failure like a provider's refusal).
+ */
+export function builtinStep(step: BackgroundStep, items: CartItem[], previous: Totals | undefined, book?: BookPrices): StepWork {
+  if (book && step === 'Confirm Price') return bookPricedStep(step, items, previous, book);
   const totals = computeTotals(step, items, previous);
   return { totals, outcome: { provider: 'builtin', answer: answerText(step, totals) } };
+}
+
+function bookPricedStep(step: BackgroundStep, items: CartItem[], previous: Totals | undefined, book: BookPrices): StepWork {
+  const { items: repriced, missing } = priceFromBook(items, book);
+  if (missing.length) {
+    const answer = PRICE_BOOK_MESSAGES.stepAnswer(missing);
+    throw new CheckoutError('PRICE_NOT_FOUND', stepOutcomeText(step, { provider: 'builtin', answer }), {
+      step,
+      provider: 'builtin',
+      webstoreId: book.webstoreId,
+      skus: missing,
+    });
+  }
+  const totals = computeTotals(step, repriced, previous);
+  return { totals, items: repriced, outcome: { provider: 'builtin', answer: `${answerText(step, totals)} (${repriced.length} lines from the price book)` } };
+}
+
+/** The price book a builtin step needs: Confirm Price's, when the cart's store prices from its book. */
+export async function builtinBook(step: BackgroundStep, doc: CartDoc, pricing: StorePricing): Promise<BookPrices | undefined> {
+  if (step !== 'Confirm Price') return undefined;
+  return pricing.bookFor(
+    doc.webstoreId,
+    (doc.items ?? []).map((i) => i.sku),
+  );
 }
 
 /** Calls the store's provider for this step and turns its answer into the step's totals (and repriced items). */

@@ -1,5 +1,5 @@
 /**
- * `npm run faults [-- --quick] [--seed N] [--only a,b] [--operations N] [--keep]`: starts the stack as
+ * `npm run faults [-- --quick] [--seed N] [--only a,b] [--operations N] [--keep] [--help]`: starts the stack as
  * separate processes (see stack.ts), runs the fault scenarios one after the other, checks the
  * invariants after each, prints the tables and writes faults/results/<time>-<mode>.json. The exit code
  * is 1 when an invariant was violated or a scenario could not run, 0 otherwise. See docs/RELIABILITY.md.
@@ -28,7 +28,33 @@ interface Args extends Options {
   keep: boolean;
 }
 
+/** A bad command line: exit 2 with the usage, no stack started. */
+class UsageError extends Error {}
+
+const USAGE = `Usage: npm run faults [-- options]
+
+Starts its own stack (Temporal, MongoDB, the API, two worker processes) in a temporary directory,
+runs the fault scenarios and checks the invariants after each (docs/RELIABILITY.md).
+
+  --quick            the bounded subset npm test runs (5 scenarios, a few minutes)
+  --only a,b         only the scenarios whose name contains one of these
+  --seed N           the random scenario's seed (default 20261127)
+  --operations N     operations of the random scenario (default 1000, quick 150)
+  --clients N        concurrent clients of the random scenario (default 8)
+  --carts N          carts of the random scenario (default 50, quick 10)
+  --keep             keep the servers' data and logs even when nothing was violated
+  --help             this text
+
+Exit code: 0 no violation, 1 an invariant was violated or a scenario could not run, 2 bad options.`;
+
+const FLAGS = new Set(['--quick', '--keep', '--help']);
+const VALUED = new Set(['--only', '--seed', '--operations', '--clients', '--carts']);
+
 function parseArgs(argv: string[]): Args {
+  for (let i = 0; i < argv.length; i++) {
+    if (VALUED.has(argv[i])) i++;
+    else if (!FLAGS.has(argv[i])) throw new UsageError(`unknown option ${argv[i]}`);
+  }
   const quick = argv.includes('--quick');
   const value = (name: string) => {
     const i = argv.indexOf(name);
@@ -38,7 +64,7 @@ function parseArgs(argv: string[]): Args {
     const v = value(name);
     if (v === undefined) return fallback;
     const n = Number(v);
-    if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${name} needs a positive integer, got ${v}`);
+    if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(`${name} needs a positive integer, got ${v}`);
     return n;
   };
   return {
@@ -76,6 +102,10 @@ function scenarios(a: Args): Scenario[] {
 }
 
 async function main(): Promise<number> {
+  if (process.argv.includes('--help')) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
   const args = parseArgs(process.argv.slice(2));
   const startedAt = Date.now();
   const command = `npm run faults --${args.quick ? ' --quick' : ''} --seed ${args.seed}`;
@@ -87,7 +117,7 @@ async function main(): Promise<number> {
   const onSignal = (signal: string) => {
     if (stopping) process.exit(130);
     stopping = true;
-    say(`${signal}: stopping the stack`);
+    say(`${signal}: stopping the stack; its data and logs stay in ${dir}`);
     void stack.stop().finally(() => process.exit(130));
   };
   process.on('SIGINT', onSignal);
@@ -116,6 +146,10 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`${err.message}\n\n${USAGE}\n`);
+      process.exit(2);
+    }
     say(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     process.exit(2);
   },

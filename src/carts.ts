@@ -8,6 +8,7 @@ import type { Collection, Db } from 'mongodb';
 import { randomUUID } from 'node:crypto';
 import {
   CheckoutError,
+  PRICE_BOOK_MESSAGES,
   providerSettingsOf,
   type CartItem,
   type CartView,
@@ -16,7 +17,20 @@ import {
   type ItemChange,
   type StoreSettings,
 } from './contract';
-import { CartRepository, Directory, IntegrationStore, applyChange, cartView, cartsCollection, storeCall, type CartDoc } from './db';
+import {
+  CartRepository,
+  Directory,
+  IntegrationStore,
+  StorePricing,
+  applyChange,
+  bookPricedItems,
+  cartView,
+  cartsCollection,
+  priceView,
+  storeCall,
+  type CartDoc,
+  type PriceView,
+} from './db';
 
 export interface NewCart {
   cartId?: string;
@@ -33,11 +47,13 @@ export class CartService {
   private readonly repo: CartRepository;
   private readonly directory: Directory;
   private readonly integrations: IntegrationStore;
+  private readonly pricing: StorePricing;
 
   constructor(carts: Collection<CartDoc>) {
     this.repo = new CartRepository(carts);
     this.directory = new Directory(carts.db);
     this.integrations = new IntegrationStore(carts.db);
+    this.pricing = new StorePricing(carts.db);
   }
 
   static forDb(db: Db): CartService {
@@ -133,6 +149,37 @@ export class CartService {
   async removeIntegration(webstoreId: string, step: IntegrationStep): Promise<IntegrationView> {
     await this.requireStore(webstoreId);
     return this.integrations.remove(webstoreId, step);
+  }
+
+  // ---- The price book (issue 12): a store's prices, and the check of an item change against them.
+
+  /** Sets a SKU's price in a store's book (one upsert: repeating it is the same as once). */
+  async savePrice(webstoreId: string, sku: string, unitPrice: number): Promise<PriceView> {
+    await this.requireStore(webstoreId);
+    return storeCall(() => this.pricing.book.put(webstoreId, sku, unitPrice));
+  }
+
+  async getPrice(webstoreId: string, sku: string): Promise<PriceView> {
+    await this.requireStore(webstoreId);
+    const doc = await storeCall(() => this.pricing.book.get(webstoreId, sku));
+    if (!doc) throw new CheckoutError('NOT_FOUND', PRICE_BOOK_MESSAGES.noEntry(webstoreId, sku), { webstoreId, sku });
+    return priceView(doc);
+  }
+
+  /** Removes a SKU's price; removing one that is not there is not an error (`removed: false`). */
+  async removePrice(webstoreId: string, sku: string): Promise<{ webstoreId: string; sku: string; removed: boolean }> {
+    await this.requireStore(webstoreId);
+    return { webstoreId, sku, removed: await storeCall(() => this.pricing.book.remove(webstoreId, sku)) };
+  }
+
+  /**
+   * Refuses, before any workflow starts, an item change that the cart's store would refuse because its
+   * book has no price for the SKU (PRICE_NOT_FOUND). The change's activity decides again, on the cart as it is then.
+   */
+  async checkBookPrice(cart: CartView, change: ItemChange): Promise<void> {
+    if (change.op === 'remove') return;
+    const book = await storeCall(() => this.pricing.bookFor(cart.webstoreId, [change.sku]));
+    if (book) bookPricedItems(cart.cartId, applyChange(cart.items, change), change.sku, book);
   }
 
   private async requireStore(webstoreId: string): Promise<void> {

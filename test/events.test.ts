@@ -119,6 +119,29 @@ test('a checkout story records exactly its events in order, read through GET /ev
   expect((await readFeed(1000, SERVICE_TOKEN)).length).toBeGreaterThanOrEqual(whole.length);
 });
 
+test('under the recalculate policy a change during checkout records cart.items_changed and checkout.recalculated, and no cancel', async () => {
+  const admin = (path: string, body?: unknown) => call(api.base, path, { method: 'PUT', token: ADMIN_TOKEN, account: null, body });
+  expect((await admin('/webstores/store-recalc', { name: 'Recalculating store', checkoutPolicy: 'recalculate' })).status).toBe(200);
+  expect((await admin('/webstores/store-recalc/members/acct-1')).status).toBe(200);
+  const buyer = (method: string, path: string, body?: unknown) => call(api.base, path, { method, body });
+  const cartId = (await buyer('POST', '/webstores/store-recalc/carts')).body.cartId as string;
+  expect((await buyer('POST', `/carts/${cartId}/items`, { sku: 'SKU-1', quantity: 1 })).status).toBe(201);
+  expect((await buyer('POST', `/carts/${cartId}/checkouts`)).status).toBe(202);
+  expect((await buyer('POST', `/carts/${cartId}/items`, { sku: 'SKU-2', quantity: 3 })).body).toMatchObject({ canceledCheckout: false, recalculated: true });
+  expect((await buyer('POST', `/carts/${cartId}/checkouts/active/orders`)).status).toBe(201);
+
+  const events = await relayedEvents(cartId, 6);
+  expect(events.map((e) => e.type)).toEqual([
+    'cart.created',
+    'cart.items_changed',
+    'checkout.started',
+    'cart.items_changed',
+    'checkout.recalculated',
+    'order.placed',
+  ]);
+  expect(events[4].data).toMatchObject({ sessionId: events[2].data.sessionId, change: { op: 'add', sku: 'SKU-2', quantity: 3 } });
+});
+
 test('a lease that runs out records checkout.expired', async () => {
   const cartId = newCartId();
   await env.checkout.createCart({ cartId, webstoreId: 'store-1', accountId: 'acct-1', items: [{ sku: 'SKU-1', quantity: 1 }] });

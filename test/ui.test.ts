@@ -16,8 +16,9 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Locator, Page } from 'playwright-core';
-import { CANCEL_ACTIVITY_TYPE, CANCEL_SIGNAL_NAME, CLOSED_CART_MESSAGE, checkoutWorkflowId } from '../src/contract';
+import { CANCEL_ACTIVITY_TYPE, CANCEL_SIGNAL_NAME, CLOSED_CART_MESSAGE, RECALCULATE_UPDATE_NAME, checkoutWorkflowId } from '../src/contract';
 import { cancelCheckoutSignal, getCheckoutStateQuery } from '../src/contract/messages';
+import { Directory } from '../src/db';
 import { checkoutSummary } from '../workflows/summaries';
 import { CHROMIUM_PATHS, findChromium, launchChromium, type Browser } from './harness/browser';
 import { eventually, insertForeignCart, setupTestEnv, type TestEnv } from './harness/env';
@@ -53,6 +54,7 @@ const uiCartId = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
 interface Checkouts {
   invalid: { cartId: string; runId: string };
   addToCart: { cartId: string; runId: string };
+  recalculated: { cartId: string; runId: string };
 }
 
 /** Runs the two checkouts the operator will look at, and checks the histories the UI reads. */
@@ -78,8 +80,34 @@ async function runCheckouts(): Promise<Checkouts> {
     expect(changed).toMatchObject({ status: 'Active', canceledCheckout: true });
     await env.client.workflow.getHandle(checkoutWorkflowId(addCart), second.runId).result();
 
-    return { invalid: { cartId: invalidCart, runId: started.runId }, addToCart: { cartId: addCart, runId: second.runId } };
+    return {
+      invalid: { cartId: invalidCart, runId: started.runId },
+      addToCart: { cartId: addCart, runId: second.runId },
+      recalculated: await recalculatedCheckout(),
+    };
   });
+}
+
+/** 3. A store whose checkout policy is recalculate (a store of this file's own): add to cart goes through the checkout, then the order. */
+async function recalculatedCheckout(): Promise<{ cartId: string; runId: string }> {
+  const store = uiCartId('ui-recalc-store');
+  await new Directory(env.mongo.db).upsertStore(store, 'Recalculating store', { checkoutPolicy: 'recalculate' });
+  const cartId = uiCartId('ui-recalc');
+  await env.carts.insertOne({ _id: cartId, status: 'Active', webstoreId: store, accountId: 'acct-1', items: [{ sku: 'SKU-1', quantity: 2 }], version: 0 });
+  const started = await env.checkout.startCheckout(cartId, { requestedBy: 'svc-storefront' });
+  const handle = env.client.workflow.getHandle(checkoutWorkflowId(cartId), started.runId);
+  const ready = (recalculations?: number) =>
+    eventually('the checkout to be READY', async () => {
+      const view = await handle.query(getCheckoutStateQuery);
+      return view.phase === 'READY' && view.recalculations === recalculations ? true : undefined;
+    });
+  await ready(undefined);
+  const changed = await env.checkout.addItem(cartId, 'SKU-NEW', 3, { requestedBy: 'buyer-7' });
+  expect(changed).toMatchObject({ status: 'Checkout', canceledCheckout: false, recalculated: true });
+  await ready(1);
+  await env.checkout.placeOrder(cartId, 'buyer-7');
+  expect(await handle.result()).toMatchObject({ outcome: 'ORDER_PLACED' });
+  return { cartId, runId: started.runId };
 }
 
 let checkouts: Checkouts;
@@ -227,6 +255,22 @@ async function eventuallyListed(query: string, workflowId: string | undefined) {
     await page.goto(historyUrl(cartId, runId));
     await see(page.locator('main'), `lock cart ${cartId}`);
     await shot('ui-history-add-to-cart');
+  });
+
+  test("a recalculated checkout's history shows the recalculateCheckout Update, the change's activity and the steps run again", async () => {
+    const { cartId, runId } = checkouts.recalculated;
+    await page.goto(historyUrl(cartId, runId));
+    const main = page.locator('main');
+    await see(
+      main,
+      'Completed',
+      '"outcome": "ORDER_PLACED"',
+      RECALCULATE_UPDATE_NAME,
+      `recalculation 1 of cart ${cartId}: add 3 × SKU-NEW, by buyer-7; steps from Confirm Price run again`,
+      `step Confirm Price for cart ${cartId} (recalculation 1)`,
+    );
+    await page.getByText('Event History', { exact: true }).evaluate((el) => el.scrollIntoView({ block: 'start' }));
+    await shot('ui-history-recalculated');
   });
 
   test('a running checkout shows its summary, its current details and the summaries of its activities and lease timer', async () => {

@@ -4,7 +4,7 @@
  * functions of plain values, imported by workflow code and by clients alike. Summaries are user
  * metadata on commands: the server stores them, replay does not compare them.
  */
-import type { BackgroundStep, CancelCheckoutRequest, CheckoutInput, CheckoutView } from '../src/contract';
+import type { BackgroundStep, CancelCheckoutRequest, CheckoutInput, CheckoutView, ItemChange } from '../src/contract';
 
 /** The static summary a client sets when it starts a checkout (`staticSummary` of the start options). */
 export function checkoutSummary(input: Pick<CheckoutInput, 'cartId' | 'requestedBy'>): string {
@@ -20,8 +20,26 @@ export function lockSummary(cartId: string): string {
  * ("Taxes via http: 777") is therefore named by the summary of the command that follows it (`after`),
  * the next step or the lease timer, besides its activity's result and the current details.
  */
-export function stepSummary(step: BackgroundStep, cartId: string, after?: string): string {
-  return `step ${step} for cart ${cartId}${afterText(after)}`;
+export function stepSummary(step: BackgroundStep, cartId: string, after?: string, recalculation?: number): string {
+  return `step ${step} for cart ${cartId}${recalculation ? ` (recalculation ${recalculation})` : ''}${afterText(after)}`;
+}
+
+/** The activity a recalculateCheckout Update runs: which change, by whom, and from which step the checkout runs again. */
+export function recalculateSummary(
+  cartId: string,
+  change: ItemChange,
+  requestedBy: string | undefined,
+  recalculation: number,
+  fromStep: BackgroundStep,
+): string {
+  return `recalculation ${recalculation} of cart ${cartId}: ${itemChangeText(change, requestedBy)}; steps from ${fromStep} run again`;
+}
+
+/** One item change in words: "add 2 × SKU-1, by buyer-7". */
+export function itemChangeText(change: { op?: string; sku?: string; quantity?: number }, requestedBy?: string): string {
+  const what =
+    change.op === 'add' ? `add ${change.quantity} × ${change.sku}` : change.op === 'set' ? `set ${change.sku} to ${change.quantity}` : `remove ${change.sku}`;
+  return `${what}${requestedBy ? `, by ${requestedBy}` : ''}`;
 }
 
 export function cancelSummary(req: CancelCheckoutRequest): string {
@@ -41,9 +59,7 @@ function afterText(after: string | undefined): string {
 }
 
 export function cartItemsSummary(req: { cartId: string; change?: { op?: string; sku?: string; quantity?: number } }): string {
-  const c = req.change ?? {};
-  const what = c.op === 'add' ? `add ${c.quantity} × ${c.sku}` : c.op === 'set' ? `set ${c.sku} to ${c.quantity}` : `remove ${c.sku}`;
-  return `${what} on cart ${req.cartId} (a running checkout is cancelled first)`;
+  return `${itemChangeText(req.change ?? {})} on cart ${req.cartId} (a running checkout is cancelled first, or recalculated under the store's policy)`;
 }
 
 /** Extra facts for the current details, learned while the checkout runs. */
@@ -58,6 +74,9 @@ export interface DetailsContext {
   rejectedSignalCount?: number;
   /** The outcome of each completed step, in order ("Taxes via http: 777"). */
   steps?: string[];
+  /** Item changes applied through the checkout (checkoutPolicy `recalculate`), and the last one in words. */
+  recalculations?: number;
+  lastChange?: string;
 }
 
 /**
@@ -81,6 +100,7 @@ export function checkoutDetails(view: CheckoutView, ctx: DetailsContext): string
     const c = view.cancelRequested;
     lines.push(`**cancel requested**: reason ${c.reason}${c.requestedBy ? `, by ${c.requestedBy}` : ''}`);
   }
+  if (ctx.recalculations) lines.push(`**recalculated** ${ctx.recalculations}× (last: ${ctx.lastChange})`);
   if (ctx.steps?.length) lines.push(`**steps** ${ctx.steps.join(' · ')}`);
   if (view.orderId) lines.push(`**order** ${view.orderId}`);
   if (view.outcome) lines.push(`**outcome** ${view.outcome}`);

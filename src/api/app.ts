@@ -24,6 +24,7 @@ import { eventRoutes } from './routes/events';
 import { healthRoutes } from './routes/health';
 import { integrationRoutes } from './routes/integrations';
 import { itemRoutes } from './routes/items';
+import { priceRoutes } from './routes/prices';
 import { webhookRoutes } from './routes/webhooks';
 import { WebhookService } from '../webhooks';
 
@@ -77,6 +78,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   cartRoutes(app, ctx);
   itemRoutes(app, ctx);
   checkoutRoutes(app, ctx);
+  priceRoutes(app, ctx);
   eventRoutes(app, new EventLog(deps.db));
   webhookRoutes(app, ctx, WebhookService.forDb(deps.db, deps.checkout.client, deps.checkout.taskQueue));
 

@@ -152,7 +152,8 @@ export class CheckoutClient {
 
   /**
    * Runs an item change durably and answers its result; a running checkout is cancelled first
-   * (result.canceledCheckout). Exactly once per request id: repeating a request id (a retry) joins
+   * (result.canceledCheckout), or, when the cart's store has the checkoutPolicy `recalculate`, takes
+   * the change and runs its steps again (result.recalculated; the cart stays in Checkout). Exactly once per request id: repeating a request id (a retry) joins
    * the change still running or answers the result of the one that completed, never a second change.
    * Without a request id one is made. `options` may be the requestedBy string (older callers).
    */

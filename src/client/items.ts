@@ -1,7 +1,8 @@
 /**
  * Item changes, each its own workflow whose id comes from the request id: repeating a request id
  * joins the change still running or answers the result of the one that completed, never a second
- * change.
+ * change. The workflow's activity (changeCartItems) applies the store's checkout policy to a cart in
+ * checkout: cancel it first, or send it the change (`recalculated` in the result).
  */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';

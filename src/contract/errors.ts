@@ -109,3 +109,12 @@ export class CartContendedError extends Error {
  * with this retryable type (not in BUSINESS_ERROR_TYPES) and Temporal tries again after its backoff.
  */
 export const INTEGRATION_UNAVAILABLE = 'INTEGRATION_UNAVAILABLE';
+
+// ---- Added by the price book (issue 12): the answers of a store that prices from its book.
+/** The messages of PRICE_NOT_FOUND from a store's price book (an item change, or the builtin Confirm Price). */
+export const PRICE_BOOK_MESSAGES = {
+  noPrice: (webstoreId: string, skus: string[]) => `Webstore ${webstoreId} has no price for ${skus.join(', ')} in its price book.`,
+  noEntry: (webstoreId: string, sku: string) => `Webstore ${webstoreId} has no price for ${sku}.`,
+  /** The builtin Confirm Price's refusal, after "Confirm Price via builtin: ". */
+  stepAnswer: (skus: string[]) => `no price for ${skus.join(', ')} in the price book`,
+} as const;

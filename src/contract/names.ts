@@ -66,6 +66,9 @@ export const COLLECTIONS = {
   // Added by the store integrations (issue 15).
   /** The http providers stores registered, one document per store and step (`_id` = `<webstoreId>|<step>`). */
   storeIntegrations: 'store_integrations',
+  // Added by the price book (issue 12).
+  /** The stores' price books: one document per store and SKU (`_id` = `<webstoreId>|<sku>`), its unit price in currency units. */
+  storePrices: 'store_prices',
   // Added by cart events (issue 12).
   /** The event feed: `_id` the global cursor (1, 2, 3, ... without gaps), `eventId` `<cartId>:<seq>` unique. */
   events: 'events',
@@ -90,3 +93,8 @@ export const DEFAULT_CANCEL_REASON = 'REQUESTED';
 // the worker's settings, the deploy procedure (docs/DEPLOY.md) and operators' commands name.
 /** The default Worker Deployment name (WORKER_DEPLOYMENT_NAME); a version is `<name>.<buildId>`. */
 export const DEFAULT_WORKER_DEPLOYMENT_NAME = 'b2b-checkout';
+
+// ---- Added by the checkout policy (issue 12): the Update an item change sends to the running
+// checkout of a store whose checkoutPolicy is `recalculate`.
+/** Apply an item change through the running checkout and run its steps again from Confirm Price. */
+export const RECALCULATE_UPDATE_NAME = 'recalculateCheckout';

@@ -86,6 +86,8 @@ export interface CheckoutView {
   requestId?: string;
   /** Signals this checkout could not read (another encoding, invalid JSON): ignored, listed for operators (the last 10). */
   rejectedSignals?: RejectedSignal[];
+  /** Item changes applied through this checkout (checkoutPolicy `recalculate`); absent while none. */
+  recalculations?: number;
 }
 
 export interface RejectedSignal {
@@ -138,6 +140,11 @@ export interface CartItemsResult {
   items: CartItem[];
   /** True if a running checkout was cancelled (reason ADD_TO_CART) so the change could land. */
   canceledCheckout: boolean;
+  /**
+   * True if the change went through the running checkout (the store's checkoutPolicy `recalculate`):
+   * the cart stays in Checkout and its steps run again. Absent in results of older changes.
+   */
+  recalculated?: boolean;
 }
 
 // Activity inputs and results (the workflow imports the activities themselves as types only).
@@ -163,6 +170,8 @@ export interface StepInput {
   cartId: string;
   sessionId: string;
   step: BackgroundStep;
+  /** Which recalculation of the session the step belongs to (absent: none yet); a step of an earlier one writes nothing. */
+  recalculation?: number;
 }
 
 export interface StepResult {
@@ -232,6 +241,8 @@ export interface SessionView {
   archivedAt?: string;
   cancelReason?: string;
   canceledBy?: string;
+  /** Item changes applied through this session (checkoutPolicy `recalculate`); absent while none. */
+  recalculations?: number;
 }
 
 /** What callers see of a cart. */
@@ -247,4 +258,50 @@ export interface CartView {
   /** The most recent archived sessions, oldest first; the full history is in checkout_sessions. */
   archivedSessions: SessionView[];
   archivedSessionCount: number;
+}
+
+// --- Added by the checkout policy (issue 12): an item change applied through the running checkout
+// (the `recalculateCheckout` Update and the activity its handler runs).
+
+/** The `recalculateCheckout` Update's one argument: the change, and the request id that makes it exactly-once. */
+export interface RecalculateCheckoutRequest {
+  change: ItemChange;
+  requestId: string;
+  requestedBy?: string;
+}
+
+/** The Update's answer once the change is written; the steps from Confirm Price on then run again. */
+export interface RecalculateOutcome {
+  cartId: string;
+  sessionId: string;
+  status: CartStatus;
+  version: number;
+  items: CartItem[];
+  /** How many changes this checkout has applied, this one included. */
+  recalculation: number;
+}
+
+export interface RecalculateInput {
+  cartId: string;
+  sessionId: string;
+  change: ItemChange;
+  requestId: string;
+  requestedBy?: string;
+  /** The session's recalculation this write starts (its steps carry it). */
+  recalculation: number;
+  /** The first step to run again: Confirm Price, or an earlier one that had not completed. */
+  fromStep: BackgroundStep;
+}
+
+export interface RecalculateActivityResult {
+  cartId: string;
+  /** False when this session no longer holds the cart: nothing was written. */
+  held: boolean;
+  /** True when the change is in the cart through this recalculation (written now, or by an earlier attempt). */
+  applied: boolean;
+  /** Set when the change would leave the cart empty: a checkout of nothing is cancelled instead. */
+  emptiesCart?: true;
+  status: CartStatus;
+  version: number;
+  items: CartItem[];
 }

@@ -66,3 +66,7 @@ export function itemChangeProblem(change: unknown): string | undefined {
   }
   return undefined;
 }
+
+// ---- Added by the price book (issue 12): one bound for every unit price a caller sends (an item's, a book's).
+/** The largest unit price accepted, in currency units. */
+export const MAX_UNIT_PRICE = 1e9;

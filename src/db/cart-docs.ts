@@ -27,6 +27,10 @@ export interface SessionRecord extends CheckoutSessionDoc {
 export interface AppliedChange {
   requestId: string;
   at: Date;
+  /** Set when the change was applied through the running checkout (checkoutPolicy `recalculate`): its session. */
+  sessionId?: string;
+  /** With sessionId: the session's recalculation the change started. */
+  recalculation?: number;
 }
 
 export interface CartDoc {

@@ -30,6 +30,7 @@ import {
   type ItemChange,
   type LockInput,
   type PlaceOrderInput,
+  type RecalculateInput,
   type Totals,
 } from '../contract';
 import type { CartDoc, CheckoutSessionDoc, SessionRecord } from './cart-docs';
@@ -42,14 +43,17 @@ import {
   decideItemChange,
   decideLock,
   decidePlaceOrder,
+  decideRecalculation,
   decideStep,
   sessionEnded,
   type CancelDecided,
   type HolderIsLive,
   type ItemsChanged,
+  type RecalculationDecided,
   type StepMark,
 } from './cart-transitions';
 import { droppedBy, fence, outboxWrite, type Decision } from './cart-writes';
+import { StorePricing, type BookPrices } from './prices';
 
 export interface CartRepositoryOptions {
   /** Compare-and-set rounds before giving up with the retryable CartContendedError. */
@@ -68,6 +72,7 @@ export const casBackoffMs = (round: number): number => Math.random() * Math.min(
 
 export class CartRepository {
   readonly sessions: Collection<SessionRecord>;
+  private readonly pricing: StorePricing;
   private readonly maxRounds: number;
   private readonly backoffMs: (round: number) => number;
   private readonly onContention: (round: number) => void;
@@ -79,6 +84,7 @@ export class CartRepository {
     options: CartRepositoryOptions = {},
   ) {
     this.sessions = sessionsCollection(carts.db);
+    this.pricing = new StorePricing(carts.db);
     this.maxRounds = options.maxRounds ?? DEFAULT_MAX_ROUNDS;
     this.backoffMs = options.backoffMs ?? casBackoffMs;
     this.onContention = options.onContention ?? (() => undefined);
@@ -136,11 +142,20 @@ export class CartRepository {
    * that no longer holds the cart (cancelled, closed, superseded) changes nothing and gets
    * `held: false`. A step already recorded (`recorded: true`) is neither begun nor ended again: a
    * retried activity whose first attempt finished the step must not leave it processing. `items`
-   * (Confirm Price's repriced lines) are written with the end, in the same write.
+   * (Confirm Price's repriced lines) are written with the end, in the same write. A step of an
+   * earlier `recalculation` than the session's writes nothing (answered as recorded).
    */
-  async markStep(cartId: string, sessionId: string, step: BackgroundStep, phase: 'begin' | 'end', totals?: Totals, items?: CartItem[]): Promise<StepMark> {
+  async markStep(
+    cartId: string,
+    sessionId: string,
+    step: BackgroundStep,
+    phase: 'begin' | 'end',
+    totals?: Totals,
+    items?: CartItem[],
+    recalculation?: number,
+  ): Promise<StepMark> {
     assertCartId(cartId);
-    return this.compareAndSet(cartId, (doc) => decideStep(doc, sessionId, step, phase, totals, items), { fromRemembered: true });
+    return this.compareAndSet(cartId, (doc) => decideStep(doc, sessionId, step, phase, totals, items, recalculation), { fromRemembered: true });
   }
 
   /**
@@ -188,7 +203,24 @@ export class CartRepository {
     if (requestId !== undefined && (typeof requestId !== 'string' || requestId.length === 0 || requestId.length > 512)) {
       throw new CheckoutError('INVALID_INPUT', 'requestId must be a string of 1-512 characters', { field: 'requestId' });
     }
-    return this.compareAndSet(cartId, (doc) => decideItemChange(doc, change, requestId));
+    // The store's pricing is read with the cart, each round: a store that prices from its book prices the changed line.
+    return this.compareAndSet(cartId, async (doc) => decideItemChange(doc, change, requestId, await this.bookFor(doc, change)));
+  }
+
+  /**
+   * An item change applied through the checkout session that holds the cart (checkoutPolicy
+   * `recalculate`): one write fenced on the session, the request id stored with it (a repeat writes
+   * nothing and answers `applied` again), the session reset so its steps from `fromStep` on run again.
+   */
+  async recalculate(input: RecalculateInput): Promise<RecalculationDecided> {
+    const problem = itemChangeProblem(input.change);
+    if (problem) throw new CheckoutError('INVALID_INPUT', problem, { field: 'change' });
+    return this.compareAndSet(input.cartId, async (doc) => decideRecalculation(doc, input, await this.bookFor(doc, input.change)), { fromRemembered: true });
+  }
+
+  /** The store's price book for the changed line, when the cart's store prices from its book (a remove needs no price). */
+  private bookFor(doc: CartDoc, change: ItemChange): Promise<BookPrices | undefined> {
+    return change.op === 'remove' ? Promise.resolve(undefined) : this.pricing.bookFor(doc.webstoreId, [change.sku]);
   }
 
   /**

@@ -6,6 +6,7 @@
  */
 import type { UpdateFilter } from 'mongodb';
 import {
+  BACKGROUND_STEPS,
   CLOSED_CART_MESSAGE,
   CheckoutError,
   type BackgroundStep,
@@ -14,12 +15,14 @@ import {
   type ItemChange,
   type LockInput,
   type PlaceOrderInput,
+  type RecalculateInput,
   type Totals,
 } from '../contract';
 import { APPLIED_CHANGES_KEPT, type CartDoc, type CheckoutSessionDoc } from './cart-docs';
 import { archiveWrite, archived, type Decision } from './cart-writes';
-import { cancelRefusedEvent, canceledEvent, itemsChangedEvent, orderPlacedEvent, startedEvent } from './cart-events';
+import { cancelRefusedEvent, canceledEvent, itemsChangedEvent, orderPlacedEvent, recalculatedEvent, startedEvent } from './cart-events';
 import { applyChange } from './items';
+import { bookPricedItems, type BookPrices } from './prices';
 
 /** Whether the run that holds a lock under our own workflow ID is still open. */
 export type HolderIsLive = (holder: CheckoutSessionDoc) => Promise<boolean>;
@@ -112,7 +115,10 @@ export async function decideLock(doc: CartDoc, input: LockInput, holderIsLive?: 
 /**
  * A step begun (processing) or ended (with its totals, and for Confirm Price the repriced items) by
  * the session that holds the cart. The items can be written here: a cart in Checkout changes only
- * through the session that holds it (an item change cancels it first), and the write is fenced on it.
+ * through the session that holds it (an item change cancels it first, or goes through it as a
+ * recalculation), and the write is fenced on it. A step of an earlier recalculation than the
+ * session's (`recalculation`, absent = 0) writes nothing: the checkout interrupted it and runs the
+ * step again on the changed items, and that attempt may still be running on a worker.
  */
 export function decideStep(
   doc: CartDoc,
@@ -121,9 +127,11 @@ export function decideStep(
   phase: 'begin' | 'end',
   totals?: Totals,
   items?: CartItem[],
+  recalculation = 0,
 ): Decision<StepMark> {
   const session = doc.checkout;
   if (doc.status !== 'Checkout' || session?.sessionId !== sessionId) return { result: { held: false, recorded: false, doc } };
+  if ((session.recalculations ?? 0) !== recalculation) return { result: { held: true, recorded: true, doc } };
   if (session.state === step) return { result: { held: true, recorded: true, doc } };
   if (phase === 'begin') {
     if (session.isProcessing && session.nextState === step) return { result: { held: true, recorded: false, doc } };
@@ -195,8 +203,11 @@ export interface ItemsChanged {
   doc: CartDoc;
 }
 
-/** An item change on an Active cart, its request id stored in the same write; a cart in Checkout is answered `locked`. */
-export function decideItemChange(doc: CartDoc, change: ItemChange, requestId: string | undefined): Decision<ItemsChanged> {
+/**
+ * An item change on an Active cart, its request id stored in the same write; a cart in Checkout is
+ * answered `locked`. `book`: the store prices from its book (./prices), which prices the changed line.
+ */
+export function decideItemChange(doc: CartDoc, change: ItemChange, requestId: string | undefined, book?: BookPrices): Decision<ItemsChanged> {
   if (requestId !== undefined && (doc.appliedChanges ?? []).some((c) => c.requestId === requestId)) {
     return { result: { locked: false, duplicate: true, doc } };
   }
@@ -206,8 +217,10 @@ export function decideItemChange(doc: CartDoc, change: ItemChange, requestId: st
       status: doc.status,
     });
   }
+  // Priced before the lock is looked at: a SKU the book has no price for is refused without cancelling a checkout.
+  const changed = applyChange(doc.items ?? [], change);
+  const items = book ? bookPricedItems(doc._id, changed, change.sku, book) : changed;
   if (doc.status === 'Checkout') return { result: { locked: true, duplicate: false, doc } };
-  const items = applyChange(doc.items ?? [], change);
   const write: UpdateFilter<CartDoc> = { $set: { items } };
   if (requestId !== undefined) {
     write.$push = {
@@ -233,4 +246,59 @@ export function decideCancelRefused(doc: CartDoc, input: CancelInput, message: s
       ? {}
       : { $push: { cancelRefusals: { $each: [input.sessionId], $slice: -CANCEL_REFUSALS_KEPT } } as UpdateFilter<CartDoc>['$push'] };
   return { write, events: [cancelRefusedEvent(input, message)], result: () => undefined };
+}
+
+export interface RecalculationDecided {
+  held: boolean;
+  applied: boolean;
+  emptiesCart?: true;
+  doc: CartDoc;
+}
+
+/** The state a session is reset to so that `fromStep` runs next: the step before it, never later than where it was. */
+function resetTo(current: string, fromStep: BackgroundStep): { state: 'Start' | BackgroundStep; nextState: BackgroundStep } {
+  const order = ['Start', ...BACKGROUND_STEPS] as const;
+  const wanted = order.indexOf(fromStep) - 1;
+  const at = order.indexOf(current as (typeof order)[number]);
+  const index = at >= 0 && at < wanted ? at : wanted;
+  return { state: order[index], nextState: BACKGROUND_STEPS[index] };
+}
+
+/**
+ * An item change applied through the checkout that holds the cart (the store's checkoutPolicy
+ * `recalculate`), in one write fenced on the session: the items changed, the request id stored
+ * (exactly once, like decideItemChange), and the session reset so that the steps from `fromStep` on
+ * run again (a new recalculation number fences off the steps of the previous one; totals cleared
+ * until they are computed again). The cart stays in Checkout. A session that no longer holds the
+ * cart, or a change that would empty it, writes nothing: the caller cancels the checkout instead.
+ */
+export function decideRecalculation(doc: CartDoc, input: RecalculateInput, book?: BookPrices): Decision<RecalculationDecided> {
+  const earlier = (doc.appliedChanges ?? []).find((c) => c.requestId === input.requestId);
+  // Our own earlier attempt wrote it (its completion was lost): the same answer, nothing written twice.
+  if (earlier) return { result: { held: true, applied: earlier.sessionId === input.sessionId && earlier.recalculation === input.recalculation, doc } };
+  const session = doc.checkout;
+  if (doc.status !== 'Checkout' || !session || session.sessionId !== input.sessionId) return { result: { held: false, applied: false, doc } };
+  const changed = applyChange(doc.items ?? [], input.change);
+  if (changed.length === 0) return { result: { held: true, applied: false, emptiesCart: true, doc } };
+  // A store that prices from its book prices the changed line here too (Confirm Price reprices every line again).
+  const items = book ? bookPricedItems(doc._id, changed, input.change.sku, book) : changed;
+  const { state, nextState } = resetTo(session.state, input.fromStep);
+  const applied = { requestId: input.requestId, at: new Date(), sessionId: input.sessionId, recalculation: input.recalculation };
+  return {
+    write: {
+      $set: {
+        items,
+        'checkout.state': state,
+        'checkout.nextState': nextState,
+        'checkout.isProcessing': false,
+        'checkout.isError': false,
+        'checkout.backgroundOperation.status': 'Running',
+        'checkout.recalculations': input.recalculation,
+      },
+      $unset: { 'checkout.totals': '' },
+      $push: { appliedChanges: { $each: [applied], $slice: -APPLIED_CHANGES_KEPT } } as UpdateFilter<CartDoc>['$push'],
+    },
+    events: [itemsChangedEvent(input.change, input.requestId), recalculatedEvent(input.sessionId, { change: input.change, requestId: input.requestId })],
+    result: (w) => ({ held: true, applied: true, doc: w }),
+  };
 }

@@ -5,7 +5,7 @@
  * detection (./cart-problems), the transitions decided from the cart as read (./cart-transitions),
  * what each write is made of (./cart-writes), the repository that reads, decides and writes them
  * (./cart-repository), the step and item computations (./totals, ./items). The directory of
- * webstores and accounts, the API's idempotency records, the connection and the outage detection sit
+ * webstores and accounts, the stores' price books (./prices), the API's idempotency records, the connection and the outage detection sit
  * beside it. The store imports only the contract (src/contract) and the MongoDB driver, never the
  * Temporal SDK.
  */
@@ -29,6 +29,7 @@ export { EventRelay, type EventRelayOptions } from './event-relay';
 export { DEFAULT_UNIT_PRICE_CENTS, computeTotals, unitPriceOf } from './totals';
 export * from './directory';
 export * from './integrations';
+export * from './prices';
 export * from './idempotency';
 export * from './mongo';
 export * from './unavailable';

@@ -15,6 +15,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import {
+  BACKGROUND_STEPS,
   MESSAGES,
   cartIdProblem,
   normalizeCancelRequest,
@@ -27,12 +28,13 @@ import {
   type CheckoutView,
   type LockResult,
   type PlaceOrderResult,
+  type RecalculateCheckoutRequest,
   type RejectedSignal,
   type StepOutcome,
 } from '../../src/contract';
 import { businessError, lockLostFailure, workflowFailureOf } from '../../src/contract/failures';
 import type { UndecodablePayload } from '../payload-converter';
-import { checkoutDetails, type DetailsContext } from '../summaries';
+import { checkoutDetails, itemChangeText, type DetailsContext } from '../summaries';
 import { FINAL_STATE_PATCH, ORDER_WAITS_FOR_STEPS_PATCH } from './patches';
 
 export const DEFAULT_LEASE_MS = 30 * 60 * 1000;
@@ -79,6 +81,20 @@ export interface Decision {
   stopSteps: boolean;
 }
 
+/**
+ * Item changes applied through the checkout (the store's checkoutPolicy `recalculate`), one at a
+ * time. While one is pending the steps stand still (the running one was interrupted) and the story
+ * waits; once applied, the steps run again from `nextStep`.
+ */
+export interface Recalculations {
+  /** Updates accepted and not yet answered. */
+  pending: number;
+  /** A change is being written (one at a time, in the order their handlers got here). */
+  applying: boolean;
+  /** Changes applied so far; each step carries the number it belongs to. */
+  applied: number;
+}
+
 export class Checkout {
   readonly cartId: string;
   /** Stable across retries of this run's activities and unique per checkout. */
@@ -88,6 +104,9 @@ export class Checkout {
   readonly lock = new Answer<void>();
   readonly cancel = new Answer<CancelOutcome>();
   readonly order = new Answer<PlaceOrderResult>();
+  readonly recalculations: Recalculations = { pending: 0, applying: false, applied: 0 };
+  /** Index in BACKGROUND_STEPS of the first step not completed (with the cart's current items). */
+  nextStep = 0;
   /** Facts for the current details operators read in the UI. Not a command: only queries see them. */
   private readonly details: DetailsContext;
   private stepsScope?: CancellationScope;
@@ -198,7 +217,51 @@ export class Checkout {
   /** A background step completed: its state, and what it answered for operators (not a command). */
   stepCompleted(step: BackgroundStep, outcome: StepOutcome | undefined): void {
     if (outcome) this.details.steps = [...(this.details.steps ?? []), stepOutcomeText(step, outcome)];
+    this.nextStep = BACKGROUND_STEPS.indexOf(step) + 1;
     this.setState(step);
+  }
+
+  get recalculating(): boolean {
+    return this.recalculations.pending > 0;
+  }
+
+  /** A recalculateCheckout Update was accepted: the steps stop (the running one is interrupted) until it is answered. */
+  recalculationAccepted(req: RecalculateCheckoutRequest): void {
+    this.recalculations.pending++;
+    log.info('item change accepted: recalculating', { cartId: this.cartId, requestId: req.requestId, requestedBy: req.requestedBy });
+    this.stepsScope?.cancel();
+  }
+
+  /** The step the next applied change runs again from: Confirm Price, or an earlier one not completed yet. */
+  get recalculateFrom(): BackgroundStep {
+    return BACKGROUND_STEPS[Math.min(this.nextStep, BACKGROUND_STEPS.indexOf('Confirm Price'))];
+  }
+
+  /** An accepted change was answered; when it was applied, the steps from `fromStep` run again. */
+  recalculationSettled(applied?: { req: RecalculateCheckoutRequest; recalculation: number; fromStep: BackgroundStep }): void {
+    this.recalculations.pending--;
+    if (!applied) return;
+    const from = BACKGROUND_STEPS.indexOf(applied.fromStep);
+    this.recalculations.applied = applied.recalculation;
+    this.nextStep = Math.min(this.nextStep, from);
+    this.view.recalculations = applied.recalculation;
+    const rerun = BACKGROUND_STEPS.slice(from);
+    this.details.steps = this.details.steps?.filter((text) => !rerun.some((step) => text.startsWith(`${step} via`)));
+    this.details.lastChange = itemChangeText(applied.req.change, applied.req.requestedBy);
+    this.details.recalculations = applied.recalculation;
+    if (this.view.phase === 'READY') this.view.phase = 'PROCESSING';
+    this.setState(from === 0 ? 'Start' : BACKGROUND_STEPS[from - 1]);
+  }
+
+  /**
+   * When an item change is pending, waits for it (a cancel that wins ends the wait) and answers true:
+   * the story then runs the steps again. False when none is pending or a cancel stopped the steps.
+   */
+  async recalculated(): Promise<boolean> {
+    if (!this.recalculating || this.decision.stopSteps) return false;
+    this.setPhase('PROCESSING');
+    await condition(() => !this.recalculating || this.decision.stopSteps);
+    return true;
   }
 
   /** The last completed step's outcome, for the summary of the command that follows it. */

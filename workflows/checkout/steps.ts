@@ -2,7 +2,7 @@
  * The checkout's chapters, and its activity calls: one helper per call, with the summary operators
  * read in the UI. Activities run at least once; each one is idempotent on the cart (the store, src/db).
  */
-import { isCancellation, log, proxyActivities, uuid4, workflowInfo, type ActivityOptions, type ApplicationFailure } from '@temporalio/workflow';
+import { condition, isCancellation, log, proxyActivities, uuid4, workflowInfo, type ActivityOptions, type ApplicationFailure } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
 import {
   BACKGROUND_STEPS,
@@ -15,10 +15,14 @@ import {
   type CheckoutResult,
   type LockResult,
   type PlaceOrderResult,
+  type RecalculateActivityResult,
+  type RecalculateCheckoutRequest,
+  type RecalculateOutcome,
   type StepResult,
 } from '../../src/contract';
 import { businessError, workflowFailureOf } from '../../src/contract/failures';
-import { cancelSummary, lockSummary, placeOrderSummary, stepSummary } from '../summaries';
+import { RECALCULATE_REFUSALS } from '../../src/contract/messages';
+import { cancelSummary, lockSummary, placeOrderSummary, recalculateSummary, stepSummary } from '../summaries';
 import type { Checkout } from './state';
 
 const retry: ActivityOptions['retry'] = {
@@ -48,8 +52,18 @@ export function lockCart(c: Checkout): Promise<LockResult> {
 }
 
 function runStep(c: Checkout, step: BackgroundStep): Promise<StepResult> {
-  const summary = stepSummary(step, c.cartId, c.lastOutcome);
-  return runCheckoutStep.executeWithOptions({ summary }, [{ cartId: c.cartId, sessionId: c.sessionId, step }]);
+  const recalculation = c.recalculations.applied;
+  const summary = stepSummary(step, c.cartId, c.lastOutcome, recalculation);
+  // The recalculation number only once there is one: the steps of checkouts never recalculated keep their input.
+  return runCheckoutStep.executeWithOptions({ summary }, [{ cartId: c.cartId, sessionId: c.sessionId, step, ...(recalculation ? { recalculation } : {}) }]);
+}
+
+function applyChange(c: Checkout, req: RecalculateCheckoutRequest, recalculation: number, fromStep: BackgroundStep): Promise<RecalculateActivityResult> {
+  const summary = recalculateSummary(c.cartId, req.change, req.requestedBy, recalculation, fromStep);
+  const requestedBy = req.requestedBy ? { requestedBy: req.requestedBy } : {};
+  return activities.applyItemChangeInCheckout.executeWithOptions({ summary }, [
+    { cartId: c.cartId, sessionId: c.sessionId, change: req.change, requestId: req.requestId, ...requestedBy, recalculation, fromStep },
+  ]);
 }
 
 function placeOrder(c: Checkout, orderId: string): Promise<PlaceOrderResult> {
@@ -70,8 +84,10 @@ export interface StepsEnd {
 export async function runBackgroundSteps(c: Checkout): Promise<StepsEnd> {
   try {
     return await c.stoppable(async () => {
-      for (const step of BACKGROUND_STEPS) {
-        if (c.decision.stopSteps) return {};
+      // From the first step not completed: all of them at first, Confirm Price on after an item change.
+      for (let i = c.nextStep; i < BACKGROUND_STEPS.length; i = c.nextStep) {
+        const step = BACKGROUND_STEPS[i];
+        if (c.decision.stopSteps || c.recalculating) return {};
         const result = await runStep(c, step);
         if (!result.held) {
           log.warn('the cart lock was taken from this checkout while its steps ran', { cartId: c.cartId });
@@ -116,4 +132,39 @@ export async function cancelTheCheckout(c: Checkout, stepFailure: ApplicationFai
   c.canceled(await c.orFail(cancelCart(c, cancel)));
   if (stepFailure) throw await c.fail(stepFailure);
   return { cartId: c.cartId, sessionId: c.sessionId, outcome: cancel.reason === 'EXPIRED' ? 'EXPIRED' : 'CANCELED', cancel };
+}
+
+/**
+ * An item change through the running checkout (the recalculateCheckout Update; the store's
+ * checkoutPolicy `recalculate`). The running step is interrupted at once; changes are applied one at
+ * a time, each in one write fenced on this session that resets it, and the story then runs the steps
+ * again from Confirm Price (or an earlier step not completed yet). Refused once a cancel won or the
+ * lock is gone, or when the change would empty the cart: the caller then cancels the checkout.
+ */
+export async function recalculateTheCheckout(c: Checkout, req: RecalculateCheckoutRequest): Promise<RecalculateOutcome> {
+  c.recalculationAccepted(req);
+  let applied: Parameters<Checkout['recalculationSettled']>[0];
+  try {
+    await c.lock.wait();
+    await condition(() => !c.recalculations.applying);
+    c.recalculations.applying = true;
+    try {
+      if (c.decision.stopSteps || c.view.phase === 'DONE') throw businessError('INVALID_OPERATION', RECALCULATE_REFUSALS.decided, c.cartId);
+      const recalculation = c.recalculations.applied + 1;
+      const fromStep = c.recalculateFrom;
+      const result = await applyChange(c, req, recalculation, fromStep).catch((err: unknown) => {
+        throw workflowFailureOf(err);
+      });
+      if (!result.applied) {
+        const why = result.emptiesCart ? RECALCULATE_REFUSALS.emptiesCart : result.held ? RECALCULATE_REFUSALS.decided : RECALCULATE_REFUSALS.notHeld;
+        throw businessError('INVALID_OPERATION', why, c.cartId);
+      }
+      applied = { req, recalculation, fromStep };
+      return { cartId: c.cartId, sessionId: c.sessionId, status: result.status, version: result.version, items: result.items, recalculation };
+    } finally {
+      c.recalculations.applying = false;
+    }
+  } finally {
+    c.recalculationSettled(applied);
+  }
 }

@@ -1,13 +1,13 @@
 /** A cart's items: add, change the quantity, remove. A running checkout is cancelled first. */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { randomUUID } from 'node:crypto';
-import { MAX_QUANTITY, type ItemChange } from '../../contract';
+import { MAX_QUANTITY, MAX_UNIT_PRICE, type ItemChange } from '../../contract';
 import { requester } from '../auth';
 import { keepOpen, requestIdOf } from '../idempotency';
 import { QUANTITY, SKU, body, buyerHeaders, params } from '../schemas';
 import { buyerCart, type CartRequest, type RouteContext } from './context';
 
-const UNIT_PRICE = { type: 'number', minimum: 0, maximum: 1e9 } as const;
+const UNIT_PRICE = { type: 'number', minimum: 0, maximum: MAX_UNIT_PRICE } as const;
 
 export function itemRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const change = (req: CartRequest, reply: FastifyReply, what: ItemChange, status: number) => changeItems(ctx, req, reply, what, status);
@@ -43,7 +43,9 @@ export function itemRoutes(app: FastifyInstance, ctx: RouteContext): void {
  * its result (the first attempt's, never a second change).
  */
 async function changeItems(ctx: RouteContext, req: CartRequest, reply: FastifyReply, change: ItemChange, status: number) {
-  await buyerCart(ctx, req);
+  const cart = await buyerCart(ctx, req);
+  // A store that prices from its book refuses an unpriced SKU here, before a workflow starts.
+  await ctx.carts.checkBookPrice(cart, change);
   const answer = await ctx.checkout.changeItemsWithin(req.params.cartId, change, ctx.waitMs, {
     requestedBy: requester(req),
     requestId: requestIdOf(req) ?? randomUUID(),

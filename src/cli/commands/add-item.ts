@@ -1,4 +1,4 @@
-/** add-item: add an item to a cart; a running checkout is canceled first. */
+/** add-item: add an item to a cart; a running checkout is canceled first, or recalculated under the store's checkout policy. */
 import type { Command } from 'commander';
 import { checkCartId, checkChange, checkRequestId, checkRequestedBy, parseInteger, parseUnitPrice } from '../args';
 import { itemsLine } from '../output';
@@ -13,8 +13,9 @@ interface Options {
 export function addAddItemCommand(program: Command, prepare: Prepare): void {
   defineCommand(program, {
     name: 'add-item',
-    summary: 'add an item (cancels a running checkout first)',
-    description: 'Add an item to a cart. A running checkout is canceled first (reason ADD_TO_CART); a Closed cart is refused.',
+    summary: 'add an item (cancels a running checkout first, or recalculates it)',
+    description:
+      "Add an item to a cart. A running checkout is canceled first (reason ADD_TO_CART), unless the store's checkoutPolicy is recalculate: then the checkout takes the change and runs its steps again (the cart stays in Checkout). A Closed cart is refused.",
     examples: [
       'b2b-checkout add-item cart-42 SKU-1 2',
       'b2b-checkout add-item cart-42 SKU-9 1 --unit-price 19.99 --requested-by buyer-7',
@@ -46,7 +47,8 @@ export function addAddItemCommand(program: Command, prepare: Prepare): void {
       );
       printer.result(result, () => [
         `added ${quantity} x ${sku} to cart ${cartId}; cart is ${result.status} (version ${result.version})` +
-          (result.canceledCheckout ? '; the running checkout was canceled first' : ''),
+          (result.canceledCheckout ? '; the running checkout was canceled first' : '') +
+          (result.recalculated ? '; the running checkout took the change and is being recalculated' : ''),
         `  ${itemsLine(result.items)}`,
         `  request id ${result.requestId} (repeat with --request-id ${result.requestId} to retry without adding twice)`,
       ]);
