@@ -1,9 +1,10 @@
 /** All activities of the b2b-checkout task queue, built from their dependencies. */
 import type { Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
-import { cartsCollection } from '../src/db';
+import { WebhookStore, cartsCollection } from '../src/db';
 import { createCheckoutActivities, type StepHook } from './checkout';
 import { createProbeActivities } from './probe';
+import { createWebhookActivities } from './webhooks';
 
 export interface ActivityDeps {
   db: Db;
@@ -16,6 +17,7 @@ export function createActivities({ db, client, beforeStep }: ActivityDeps) {
   return {
     ...createCheckoutActivities({ carts: cartsCollection(db), client, ...(beforeStep ? { beforeStep } : {}) }),
     ...createProbeActivities({ db }),
+    ...createWebhookActivities({ webhooks: new WebhookStore(db) }),
   };
 }
 

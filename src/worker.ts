@@ -19,7 +19,16 @@ import { createActivities, type StepHook } from '../activities';
 import { ConfigError, appSettings, configErrorLine, temporalSettings, type TemporalSettings, type WorkerDeploymentSettings } from './config';
 import { TASK_QUEUE } from './contract';
 import { PAYLOAD_CONVERTER_PATH, dataConverter } from './data-converter';
-import { EventRelay, cartsCollection, ensureCartIndexes, connectMongo, type EventRelayOptions, type MongoConnection, type MongoEventLog } from './db';
+import {
+  EventRelay,
+  WebhookStore,
+  cartsCollection,
+  ensureCartIndexes,
+  connectMongo,
+  type EventRelayOptions,
+  type MongoConnection,
+  type MongoEventLog,
+} from './db';
 import { describeOutcome, setCurrentVersion, type SetCurrentOutcome } from './deployment';
 import { appLogger, createLogger, logAt, type Logger, type Write } from './logging';
 import { ensureSearchAttributes } from './temporal';
@@ -77,6 +86,7 @@ export async function createCheckoutWorker(options: CheckoutWorkerOptions): Prom
     const added = await ensureSearchAttributes(connection, options.temporal.namespace);
     if (added.length > 0) log(`registered search attributes: ${added.join(', ')}`);
     await ensureCartIndexes(cartsCollection(mongo.db));
+    await new WebhookStore(mongo.db).ensureIndexes();
     const client = new Client({ connection, namespace: options.temporal.namespace, dataConverter });
     const workflowBundle = options.workflowBundle ?? (await bundleCheckoutWorkflows());
     const worker = await Worker.create({

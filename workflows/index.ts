@@ -2,3 +2,4 @@
 export { checkoutWorkflow } from './checkout/workflow';
 export { cartItemsWorkflow } from './cart-items';
 export { probeWorkflow } from './probe';
+export { webhookDeliveryWorkflow } from './webhooks';

@@ -29,6 +29,8 @@ import { healthRoutes } from './routes/health';
 import { integrationRoutes } from './routes/integrations';
 import { itemRoutes } from './routes/items';
 import { priceRoutes } from './routes/prices';
+import { webhookRoutes } from './routes/webhooks';
+import { WebhookService } from '../webhooks';
 
 export interface ApiDeps {
   checkout: CheckoutClient;
@@ -90,6 +92,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   checkoutRoutes(app, ctx);
   priceRoutes(app, ctx);
   eventRoutes(app, new EventLog(deps.db));
+  webhookRoutes(app, ctx, WebhookService.forDb(deps.db, deps.checkout.client, deps.checkout.taskQueue));
 
   await app.ready();
   return app;

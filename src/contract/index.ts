@@ -12,3 +12,5 @@ export * from './validation';
 export * from './integrations';
 // Cart events (issue 12).
 export * from './events';
+// Webhooks (issue 12).
+export * from './webhooks';

@@ -72,6 +72,9 @@ export const COLLECTIONS = {
   // Added by cart events (issue 12).
   /** The event feed: `_id` the global cursor (1, 2, 3, ... without gaps), `eventId` `<cartId>:<seq>` unique. */
   events: 'events',
+  // Added by webhooks (issue 12).
+  /** A store's webhook subscriptions, one document each (`_id` = `<webstoreId>|<name>`), with the cursor delivered so far. */
+  webhookSubscriptions: 'webhook_subscriptions',
 } as const;
 
 /** Search attributes the project registers (name → type). */

@@ -33,3 +33,4 @@ export * from './prices';
 export * from './idempotency';
 export * from './mongo';
 export * from './unavailable';
+export * from './webhooks';

@@ -5,7 +5,7 @@
  * serves its Web UI too, on a free port, as TEMPORAL_UI_URL for the browser test; with a server of
  * the user's, TEMPORAL_UI_URL is whatever the user set (or unset: the browser test is skipped).
  */
-import { cartsCollection, ensureCartIndexes, Directory, connectMongo } from '../../src/db';
+import { cartsCollection, ensureCartIndexes, Directory, WebhookStore, connectMongo } from '../../src/db';
 import { Launcher } from '../../stack/launcher';
 
 declare global {
@@ -41,6 +41,7 @@ export default async function globalSetup(): Promise<void> {
   try {
     await ensureCartIndexes(cartsCollection(mongo.db));
     await new Directory(mongo.db).ensureIndexes();
+    await new WebhookStore(mongo.db).ensureIndexes();
   } finally {
     await mongo.close();
   }
