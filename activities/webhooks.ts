@@ -1,8 +1,8 @@
 /**
  * Webhook activities (issue 12): deliver a subscription's next events, and record its status. Each
- * run reads the subscription afresh (a PUT's new url, secret or types apply from the next run or
- * retry), POSTs the events in cursor order and moves the cursor after each 2xx, so an event is
- * delivered at least once and never skipped. The receiver's side: docs/contract.md.
+ * run reads the subscription afresh (a PUT's new url, secret or types apply from the next read),
+ * waits for events when caught up, POSTs them in cursor order and moves the cursor after each 2xx,
+ * so an event is delivered at least once and never skipped. The receiver's side: docs/contract.md.
  */
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import {
