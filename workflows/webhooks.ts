@@ -5,9 +5,8 @@
  * WEBHOOK_DELIVERY.idleWaitMs) for the next event, re-reading the subscription, so a PUT applies
  * without waking anything; when a delivery fails, Temporal retries the activity with backoff; when
  * every delivery has failed for a day it pauses the subscription and waits for a resume (a PUT or
- * resume signal). Its history is kept small by
- * continuing as new. Workflow code: deterministic, no I/O; the subscription and the feed are read by
- * the activities.
+ * resume signal). Its history is kept small by continuing as new. Workflow code: deterministic, no
+ * I/O; the subscription and the feed are read by the activities.
  */
 import {
   ActivityFailure,
