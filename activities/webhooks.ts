@@ -22,6 +22,8 @@ export interface WebhookActivityDeps {
   webhooks: WebhookStore;
   /** How long a caught-up run waits for a new event (default WEBHOOK_DELIVERY.idleWaitMs); tests shorten it. */
   idleWaitMs?: number;
+  /** Runs of this worker waiting at once, at most (default WEBHOOK_DELIVERY.maxWaitingPerWorker). */
+  maxWaiting?: number;
   /**
    * True once the worker is shutting down. A waiting run then returns caught-up at once instead of
    * holding the worker's shutdown grace time (only a cancel reaches it otherwise, at the grace's end).
@@ -33,32 +35,9 @@ export interface WebhookActivityDeps {
 const RUN_BUDGET_MS = 2 * 60 * 1000;
 const HEARTBEAT_EVERY_MS = 1000;
 
-export function createWebhookActivities({ webhooks, idleWaitMs = WEBHOOK_DELIVERY.idleWaitMs, workerStopping = () => false }: WebhookActivityDeps) {
-  /**
-   * The subscription and its next events; when there are none, waits inside this attempt (reading
-   * both again every idleReadMs) until one comes, the subscription is deleted, or idleWaitMs passes:
-   * an idle subscription costs one activity (and no timer) per wait instead of one per read. The
-   * sleep rejects with a CancelledFailure as soon as the run is cancelled (workflow cancelled or
-   * terminated, worker shutting down), so nobody waits for the wait; the heartbeats are how a
-   * server-side cancel reaches it and how a lost worker is noticed.
-   */
-  async function nextOrWait(input: DeliverInput): Promise<{ sub: WebhookDoc; events: EventDoc[] } | undefined> {
-    const ctx = Context.current();
-    const until = Date.now() + idleWaitMs;
-    let lastBeat = 0;
-    for (;;) {
-      // Read afresh each time: a PUT's url, secret or types apply from the next read.
-      const sub = await webhooks.get(input.webstoreId, input.name);
-      if (!sub) return undefined;
-      const events = await webhooks.nextEvents(sub, WEBHOOK_DELIVERY.batchSize);
-      if (events.length > 0 || Date.now() >= until || workerStopping()) return { sub, events };
-      if (Date.now() - lastBeat >= HEARTBEAT_EVERY_MS) {
-        ctx.heartbeat({ cursor: sub.cursor, waiting: true });
-        lastBeat = Date.now();
-      }
-      await ctx.sleep(Math.min(WEBHOOK_DELIVERY.idleReadMs, Math.max(0, until - Date.now())));
-    }
-  }
+export function createWebhookActivities(deps: WebhookActivityDeps) {
+  const { webhooks } = deps;
+  const nextOrWait = eventWaiter(deps);
 
   return {
     /**
@@ -71,6 +50,7 @@ export function createWebhookActivities({ webhooks, idleWaitMs = WEBHOOK_DELIVER
       const next = await nextOrWait(input);
       if (!next) return { gone: true, delivered: 0, cursor: 0, more: false };
       const { sub, events } = next;
+      if (next.busy) return { gone: false, delivered: 0, cursor: sub.cursor, more: false, busy: true };
       const startedAt = Date.now();
       let delivered = 0;
       for (const event of events) {
@@ -104,6 +84,52 @@ export function createWebhookActivities({ webhooks, idleWaitMs = WEBHOOK_DELIVER
         });
       }
     },
+  };
+}
+
+/**
+ * The subscription and its next events; when there are none, waits inside the attempt (reading both
+ * again every idleReadMs) until one comes, the subscription is deleted, or idleWaitMs passes: an idle
+ * subscription costs one activity (and no timer) per wait instead of one per read. The sleep rejects
+ * with a CancelledFailure as soon as the run is cancelled (workflow cancelled or terminated, worker
+ * shutting down), so nobody waits for the wait; the heartbeats are how a server-side cancel reaches
+ * it and how a lost worker is noticed. Undefined when the subscription is gone.
+ */
+function eventWaiter({
+  webhooks,
+  idleWaitMs = WEBHOOK_DELIVERY.idleWaitMs,
+  maxWaiting = WEBHOOK_DELIVERY.maxWaitingPerWorker,
+  workerStopping = () => false,
+}: WebhookActivityDeps) {
+  /** This worker's runs waiting for events now: each holds an activity slot. */
+  let waiting = 0;
+  return async (input: DeliverInput): Promise<{ sub: WebhookDoc; events: EventDoc[]; busy?: boolean } | undefined> => {
+    const ctx = Context.current();
+    const until = Date.now() + idleWaitMs;
+    let lastBeat = 0;
+    let holding = false;
+    try {
+      for (;;) {
+        // Read afresh each time: a PUT's url, secret or types apply from the next read.
+        const sub = await webhooks.get(input.webstoreId, input.name);
+        if (!sub) return undefined;
+        const events = await webhooks.nextEvents(sub, WEBHOOK_DELIVERY.batchSize);
+        if (events.length > 0 || Date.now() >= until || workerStopping()) return { sub, events };
+        if (!holding) {
+          // Enough runs wait here already: this one returns, and its workflow polls on a timer instead.
+          if (waiting >= maxWaiting) return { sub, events, busy: true };
+          waiting++;
+          holding = true;
+        }
+        if (Date.now() - lastBeat >= HEARTBEAT_EVERY_MS) {
+          ctx.heartbeat({ cursor: sub.cursor, waiting: true });
+          lastBeat = Date.now();
+        }
+        await ctx.sleep(Math.min(WEBHOOK_DELIVERY.idleReadMs, Math.max(0, until - Date.now())));
+      }
+    } finally {
+      if (holding) waiting--;
+    }
   };
 }
 

@@ -58,7 +58,7 @@ function deliverWithin(roundMs: number) {
   }).deliverWebhookEvents;
 }
 
-type Round = 'gone' | 'more' | 'caught-up' | 'failing';
+type Round = 'gone' | 'more' | 'caught-up' | 'busy' | 'failing';
 
 export async function webhookDeliveryWorkflow(input: WebhookWorkflowInput): Promise<WebhookWorkflowResult> {
   const delivery = new Delivery(input);
@@ -105,7 +105,8 @@ class Delivery {
       }
       if (round === 'failing' && this.failedTooLong()) await this.pauseUntilResumed();
       // 'caught-up': the run waited for events before it returned, so the next one starts at once.
-      this.caughtUp = round === 'caught-up';
+      else if (round === 'busy') await this.pollLater();
+      this.caughtUp = round === 'caught-up' || round === 'busy';
     }
   }
 
@@ -131,7 +132,7 @@ class Delivery {
       this.failingSince = undefined;
       this.lastError = undefined;
     }
-    return result.more ? 'more' : 'caught-up';
+    return result.more ? 'more' : result.busy ? 'busy' : 'caught-up';
   }
 
   private roundMs(): number {
@@ -142,6 +143,13 @@ class Delivery {
 
   private failedTooLong(): boolean {
     return this.failingSince !== undefined && Date.now() - this.failingSince >= WEBHOOK_DELIVERY.pauseAfterMs;
+  }
+
+  /** The worker had no room for another waiting run: read again after a timer, as before long-polling. */
+  private async pollLater(): Promise<void> {
+    this.details('caught up: its worker is busy waiting for other subscriptions, polling');
+    const summary = `caught up at cursor ${this.cursor}, worker busy: read again in ${WEBHOOK_DELIVERY.busyPollMs} ms, or when woken`;
+    await condition(() => this.woken, WEBHOOK_DELIVERY.busyPollMs, { summary });
   }
 
   private async pauseUntilResumed(): Promise<void> {

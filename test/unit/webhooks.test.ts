@@ -114,4 +114,15 @@ describe('a caught-up delivery run waits for events inside its attempt', () => {
     env.once('heartbeat', () => (stopping = true));
     expect(await env.run(deliverWebhookEvents, input)).toEqual({ gone: false, delivered: 0, cursor: 7, more: false });
   });
+
+  test('more runs caught up than maxWaiting: the extra one returns at once, busy; a slot is free again once a wait ends', async () => {
+    const { store } = idleStore();
+    const { deliverWebhookEvents } = createWebhookActivities({ webhooks: store, idleWaitMs: 500, maxWaiting: 1 });
+    const first = new MockActivityEnvironment();
+    const second = new Promise((resolve) => first.once('heartbeat', () => resolve(new MockActivityEnvironment().run(deliverWebhookEvents, input))));
+    const caughtUp = { gone: false, delivered: 0, cursor: 7, more: false };
+    expect(await first.run(deliverWebhookEvents, input)).toEqual(caughtUp);
+    expect(await second).toEqual({ ...caughtUp, busy: true });
+    expect(await new MockActivityEnvironment().run(deliverWebhookEvents, input)).toEqual(caughtUp);
+  });
 });
