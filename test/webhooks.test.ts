@@ -389,17 +389,21 @@ describe('an idle subscription: one delivery activity waits for the next event',
   });
 
   // Well under the run's 60 s wait: the shutdown cancels the waiting run instead of waiting it out.
-  test('a worker shut down while its subscription waits stops promptly', async () => {
-    const w = await env.newWorker();
-    const running = w.worker.run();
-    const store = await newStore();
-    const receiver = await Receiver.start();
-    await subscribe(store, 'shutdown', receiver.url, ['order.placed']);
-    await waitingDelivery(store, 'shutdown');
-    w.worker.shutdown();
-    await running;
-    expect(w.worker.getState()).toBe('STOPPED');
-  }, WEBHOOK_DELIVERY.idleWaitMs / 2);
+  test(
+    'a worker shut down while its subscription waits stops promptly',
+    async () => {
+      const w = await env.newWorker();
+      const running = w.worker.run();
+      const store = await newStore();
+      const receiver = await Receiver.start();
+      await subscribe(store, 'shutdown', receiver.url, ['order.placed']);
+      await waitingDelivery(store, 'shutdown');
+      w.worker.shutdown();
+      await running;
+      expect(w.worker.getState()).toBe('STOPPED');
+    },
+    WEBHOOK_DELIVERY.idleWaitMs / 2,
+  );
 });
 
 describe('end to end: real checkouts, the relay, and a worker restart', () => {
@@ -447,7 +451,7 @@ describe('a subscription failing for a day (time-skipping server)', () => {
   });
 
   /** The webhook service on the time-skipping server, and a worker of the real webhook activities (MongoDB, HTTP). */
-  async function timeSkippingWebhooks() {
+  async function timeSkippingWebhooks(deps: { maxWaiting?: number } = {}) {
     const taskQueue = `timeskip-webhooks-${randomUUID().slice(0, 8)}`;
     const service = new WebhookService(feed, new Directory(env.mongo.db), ts.env.client, taskQueue);
     const worker = await Worker.create({
@@ -456,7 +460,7 @@ describe('a subscription failing for a day (time-skipping server)', () => {
       taskQueue,
       workflowBundle: ts.bundle,
       // Caught up, a run waits only briefly: skipped time does not pass while the test server runs an activity.
-      activities: createWebhookActivities({ webhooks: feed, idleWaitMs: 100 }),
+      activities: createWebhookActivities({ webhooks: feed, idleWaitMs: 100, ...deps }),
       dataConverter,
     });
     return { service, worker };
@@ -529,6 +533,30 @@ describe('a subscription failing for a day (time-skipping server)', () => {
       expect(receiver.delivered).toEqual([first.eventId, second.eventId]);
       await service.remove(store, 'can');
       expect(await handle.result()).toMatchObject({ ended: 'DELETED', cursor: second._id });
+    });
+  });
+
+  test('a worker with no room for another waiting run: the subscription polls on a timer instead, and delivers on', async () => {
+    const store = await newStore();
+    const receiver = await Receiver.start();
+    const { service, worker } = await timeSkippingWebhooks({ maxWaiting: 0 });
+    await worker.runUntil(async () => {
+      await service.put(store, 'busy', { url: receiver.url, secret: SECRET, types: ['order.placed'] });
+      const handle = ts.env.client.workflow.getHandle(webhookWorkflowId(store, 'busy'));
+      await ts.env.sleep(5 * WEBHOOK_DELIVERY.busyPollMs);
+      const [event] = await appendEvents([{ type: 'order.placed', cartId: randomUUID(), webstoreId: store }]);
+      await until('the event', () => receiver.delivered.length === 1);
+      expect(receiver.delivered).toEqual([event.eventId]);
+
+      const history = await handle.fetchHistory();
+      const results = runsOf(history, 'deliverWebhookEvents').map((r) => {
+        const data = r.completed?.activityTaskCompletedEventAttributes?.result?.payloads?.[0]?.data;
+        return data ? JSON.parse(Buffer.from(data).toString('utf8')) : undefined;
+      });
+      expect(results).toContainEqual(expect.objectContaining({ busy: true, delivered: 0 }));
+      expect(history.events?.some((e) => e.timerStartedEventAttributes)).toBe(true);
+      await service.remove(store, 'busy');
+      expect(await handle.result()).toMatchObject({ ended: 'DELETED', cursor: event._id });
     });
   });
 });
