@@ -108,6 +108,8 @@ function eventWaiter({
     const until = Date.now() + idleWaitMs;
     let lastBeat = 0;
     let holding = false;
+    /** Reads of the feed while waiting: in the heartbeat, so an operator (and a test) sees the wait go on. */
+    let reads = 0;
     try {
       for (;;) {
         // Read afresh each time: a PUT's url, secret or types apply from the next read.
@@ -121,8 +123,9 @@ function eventWaiter({
           waiting++;
           holding = true;
         }
+        reads++;
         if (Date.now() - lastBeat >= HEARTBEAT_EVERY_MS) {
-          ctx.heartbeat({ cursor: sub.cursor, waiting: true });
+          ctx.heartbeat({ cursor: sub.cursor, waiting: true, reads });
           lastBeat = Date.now();
         }
         await ctx.sleep(Math.min(WEBHOOK_DELIVERY.idleReadMs, Math.max(0, until - Date.now())));

@@ -343,7 +343,7 @@ describe('an idle subscription: one delivery activity waits for the next event',
     return data ? (JSON.parse(Buffer.from(data).toString('utf8')) as { delivered: number; more: boolean }) : undefined;
   };
 
-  test('caught up for a few seconds: at most one more delivery activity, and no timers', async () => {
+  test('caught up for ten reads of the feed: at most one more delivery activity, and no timers', async () => {
     const w = await env.newWorker();
     await w.worker.runUntil(async () => {
       const store = await newStore();
@@ -355,8 +355,14 @@ describe('an idle subscription: one delivery activity waits for the next event',
       const scheduled = async () => runsOf(await handle.fetchHistory(), 'deliverWebhookEvents').length;
       const before = await scheduled();
 
-      // The observation window, not a wait for an outcome: with the old 1 s timer it held 3 new activities and 3 timers.
-      await new Promise((resolve) => setTimeout(resolve, 3000));
+      // Waited on the run's own progress: its heartbeats count the feed reads it made while waiting.
+      // Ten reads (about 3 s) with a 1 s poll on a timer would have been 3 new activities and 3 timers.
+      await eventually('the waiting run has read the feed 10 times', async () => {
+        const pending = await waitingDelivery(store, 'idle');
+        const data = pending.heartbeatDetails?.payloads?.[0]?.data;
+        const beat = data ? (JSON.parse(Buffer.from(data).toString('utf8')) as { reads?: number }) : undefined;
+        return (beat?.reads ?? 0) >= 10 ? true : undefined;
+      });
       expect((await scheduled()) - before).toBeLessThanOrEqual(1);
       const history = await handle.fetchHistory();
       expect(history.events?.filter((e) => e.timerStartedEventAttributes)).toEqual([]);
