@@ -11,13 +11,15 @@ export interface ActivityDeps {
   client: Client;
   /** Test seam only (see StepHook); the product never sets it. */
   beforeStep?: StepHook;
+  /** True once the worker shuts down: a webhook delivery waiting for events stops waiting. */
+  workerStopping?: () => boolean;
 }
 
-export function createActivities({ db, client, beforeStep }: ActivityDeps) {
+export function createActivities({ db, client, beforeStep, workerStopping }: ActivityDeps) {
   return {
     ...createCheckoutActivities({ carts: cartsCollection(db), client, ...(beforeStep ? { beforeStep } : {}) }),
     ...createProbeActivities({ db }),
-    ...createWebhookActivities({ webhooks: new WebhookStore(db) }),
+    ...createWebhookActivities({ webhooks: new WebhookStore(db), ...(workerStopping ? { workerStopping } : {}) }),
   };
 }
 

@@ -1,8 +1,8 @@
 /**
  * Webhook activities (issue 12): deliver a subscription's next events, and record its status. Each
- * run reads the subscription afresh (a PUT's new url, secret or types apply from the next run or
- * retry), POSTs the events in cursor order and moves the cursor after each 2xx, so an event is
- * delivered at least once and never skipped. The receiver's side: docs/contract.md.
+ * run reads the subscription afresh (a PUT's new url, secret or types apply from the next read),
+ * waits for events when caught up, POSTs them in cursor order and moves the cursor after each 2xx,
+ * so an event is delivered at least once and never skipped. The receiver's side: docs/contract.md.
  */
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import {
@@ -20,23 +20,37 @@ import { signBody } from './integrations';
 
 export interface WebhookActivityDeps {
   webhooks: WebhookStore;
+  /** How long a caught-up run waits for a new event (default WEBHOOK_DELIVERY.idleWaitMs); tests shorten it. */
+  idleWaitMs?: number;
+  /** Runs of this worker waiting at once, at most (default WEBHOOK_DELIVERY.maxWaitingPerWorker). */
+  maxWaiting?: number;
+  /**
+   * True once the worker is shutting down. A waiting run then returns caught-up at once instead of
+   * holding the worker's shutdown grace time (only a cancel reaches it otherwise, at the grace's end).
+   */
+  workerStopping?: () => boolean;
 }
 
 /** A run stops taking new events after this long, so it ends well inside its start-to-close timeout. */
 const RUN_BUDGET_MS = 2 * 60 * 1000;
 const HEARTBEAT_EVERY_MS = 1000;
 
-export function createWebhookActivities({ webhooks }: WebhookActivityDeps) {
+export function createWebhookActivities(deps: WebhookActivityDeps) {
+  const { webhooks } = deps;
+  const nextOrWait = eventWaiter(deps);
+
   return {
     /**
-     * Delivers the subscription's next events in order. A failure stops the run at that event: after
-     * some progress the run returns it (the workflow records the progress and calls again at once);
-     * on the run's first event it fails, retryable, so Temporal's backoff paces the retries.
+     * Delivers the subscription's next events in order, waiting for them when there are none yet. A
+     * failure stops the run at that event: after some progress the run returns it (the workflow
+     * records the progress and calls again at once); on the run's first event it fails, retryable,
+     * so Temporal's backoff paces the retries.
      */
     async deliverWebhookEvents(input: DeliverInput): Promise<DeliverResult> {
-      const sub = await webhooks.get(input.webstoreId, input.name);
-      if (!sub) return { gone: true, delivered: 0, cursor: 0, more: false };
-      const events = await webhooks.nextEvents(sub, WEBHOOK_DELIVERY.batchSize);
+      const next = await nextOrWait(input);
+      if (!next) return { gone: true, delivered: 0, cursor: 0, more: false };
+      const { sub, events } = next;
+      if (next.busy) return { gone: false, delivered: 0, cursor: sub.cursor, more: false, busy: true };
       const startedAt = Date.now();
       let delivered = 0;
       for (const event of events) {
@@ -70,6 +84,55 @@ export function createWebhookActivities({ webhooks }: WebhookActivityDeps) {
         });
       }
     },
+  };
+}
+
+/**
+ * The subscription and its next events; when there are none, waits inside the attempt (reading both
+ * again every idleReadMs) until one comes, the subscription is deleted, or idleWaitMs passes: an idle
+ * subscription costs one activity (and no timer) per wait instead of one per read. The sleep rejects
+ * with a CancelledFailure as soon as the run is cancelled (workflow cancelled or terminated, worker
+ * shutting down), so nobody waits for the wait; the heartbeats are how a server-side cancel reaches
+ * it and how a lost worker is noticed. Undefined when the subscription is gone.
+ */
+function eventWaiter({
+  webhooks,
+  idleWaitMs = WEBHOOK_DELIVERY.idleWaitMs,
+  maxWaiting = WEBHOOK_DELIVERY.maxWaitingPerWorker,
+  workerStopping = () => false,
+}: WebhookActivityDeps) {
+  /** This worker's runs waiting for events now: each holds an activity slot. */
+  let waiting = 0;
+  return async (input: DeliverInput): Promise<{ sub: WebhookDoc; events: EventDoc[]; busy?: boolean } | undefined> => {
+    const ctx = Context.current();
+    const until = Date.now() + idleWaitMs;
+    let lastBeat = 0;
+    let holding = false;
+    /** Reads of the feed while waiting: in the heartbeat, so an operator (and a test) sees the wait go on. */
+    let reads = 0;
+    try {
+      for (;;) {
+        // Read afresh each time: a PUT's url, secret or types apply from the next read.
+        const sub = await webhooks.get(input.webstoreId, input.name);
+        if (!sub) return undefined;
+        const events = await webhooks.nextEvents(sub, WEBHOOK_DELIVERY.batchSize);
+        if (events.length > 0 || Date.now() >= until || workerStopping()) return { sub, events };
+        if (!holding) {
+          // Enough runs wait here already: this one returns, and its workflow polls on a timer instead.
+          if (waiting >= maxWaiting) return { sub, events, busy: true };
+          waiting++;
+          holding = true;
+        }
+        reads++;
+        if (Date.now() - lastBeat >= HEARTBEAT_EVERY_MS) {
+          ctx.heartbeat({ cursor: sub.cursor, waiting: true, reads });
+          lastBeat = Date.now();
+        }
+        await ctx.sleep(Math.min(WEBHOOK_DELIVERY.idleReadMs, Math.max(0, until - Date.now())));
+      }
+    } finally {
+      if (holding) waiting--;
+    }
   };
 }
 

@@ -101,7 +101,14 @@ export async function createCheckoutWorker(options: CheckoutWorkerOptions): Prom
       // heartbeats at most every 0.8 × heartbeat timeout (8 s for a step) by default: a step waiting
       // on a store's provider would go on calling it that long after an add to cart cancelled it.
       maxHeartbeatThrottleInterval: '1s',
-      activities: createActivities({ db: mongo.db, client, ...(options.beforeStep ? { beforeStep: options.beforeStep } : {}) }),
+      activities: createActivities({
+        db: mongo.db,
+        client,
+        ...(options.beforeStep ? { beforeStep: options.beforeStep } : {}),
+        // Read only while an activity runs, so after `worker` is set. A shutdown grace time lets
+        // running activities finish; a webhook delivery that is only waiting for events ends now.
+        workerStopping: () => worker.getState() !== 'RUNNING',
+      }),
       ...(options.deployment ? { workerDeploymentOptions: versionedWorker(options.deployment) } : {}),
     });
     const deployment = options.deployment;

@@ -5,6 +5,7 @@
  * subscription as GET shows it, the workflow's history. The pause after a day of failures runs in
  * the time-skipping test server, with the real activities, MongoDB and receiver.
  */
+import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -15,7 +16,7 @@ import { dataConverter } from '../src/data-converter';
 import { Directory, WebhookStore, type EventDoc } from '../src/db';
 import { WebhookService } from '../src/webhooks';
 import { eventually, setupTestEnv, type TestEnv } from './harness/env';
-import { runsOf } from './harness/history';
+import { runsOf, type ActivityRun } from './harness/history';
 import { ADMIN_TOKEN, SERVICE_TOKEN, call, setupDirectory, startTestApi, type RunningTestApi } from './harness/http';
 import { signatureMatches } from './harness/provider';
 import { setupTimeSkipping, type TimeSkippingEnv } from './harness/timeskip';
@@ -327,6 +328,90 @@ describe('delivery', () => {
   });
 });
 
+describe('an idle subscription: one delivery activity waits for the next event', () => {
+  const STARTED = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
+
+  /** The subscription's delivery activity while it runs (waiting for events, once caught up). */
+  const waitingDelivery = (store: string, name: string) =>
+    eventually('the delivery run waiting', async () => {
+      const { raw } = await env.client.workflow.getHandle(webhookWorkflowId(store, name)).describe();
+      return raw.pendingActivities?.find((a) => a.activityType?.name === 'deliverWebhookEvents' && a.state === STARTED) ?? undefined;
+    });
+
+  const resultOf = (run: ActivityRun) => {
+    const data = run.completed?.activityTaskCompletedEventAttributes?.result?.payloads?.[0]?.data;
+    return data ? (JSON.parse(Buffer.from(data).toString('utf8')) as { delivered: number; more: boolean }) : undefined;
+  };
+
+  test('caught up for ten reads of the feed: at most one more delivery activity, and no timers', async () => {
+    const w = await env.newWorker();
+    await w.worker.runUntil(async () => {
+      const store = await newStore();
+      const receiver = await Receiver.start();
+      await subscribe(store, 'idle', receiver.url, ['order.placed']);
+      await appendEvents([{ type: 'order.placed', cartId: randomUUID(), webstoreId: store }]);
+      await until('the event', () => receiver.delivered.length === 1);
+      const handle = env.client.workflow.getHandle(webhookWorkflowId(store, 'idle'));
+      const scheduled = async () => runsOf(await handle.fetchHistory(), 'deliverWebhookEvents').length;
+      const before = await scheduled();
+
+      // Waited on the run's own progress: its heartbeats count the feed reads it made while waiting.
+      // Ten reads (about 3 s) with a 1 s poll on a timer would have been 3 new activities and 3 timers.
+      await eventually('the waiting run has read the feed 10 times', async () => {
+        const pending = await waitingDelivery(store, 'idle');
+        const data = pending.heartbeatDetails?.payloads?.[0]?.data;
+        const beat = data ? (JSON.parse(Buffer.from(data).toString('utf8')) as { reads?: number }) : undefined;
+        return (beat?.reads ?? 0) >= 10 ? true : undefined;
+      });
+      expect((await scheduled()) - before).toBeLessThanOrEqual(1);
+      const history = await handle.fetchHistory();
+      expect(history.events?.filter((e) => e.timerStartedEventAttributes)).toEqual([]);
+    });
+  });
+
+  test('an event recorded while the run waits is delivered by that same run, with no new activity first', async () => {
+    const w = await env.newWorker();
+    await w.worker.runUntil(async () => {
+      const store = await newStore();
+      const receiver = await Receiver.start();
+      await subscribe(store, 'waits', receiver.url, ['order.placed']);
+      const waiting = await waitingDelivery(store, 'waits');
+      const [event] = await appendEvents([{ type: 'order.placed', cartId: randomUUID(), webstoreId: store }]);
+      await until('the event', () => receiver.delivered.length === 1);
+      expect(receiver.delivered).toEqual([event.eventId]);
+
+      const handle = env.client.workflow.getHandle(webhookWorkflowId(store, 'waits'));
+      const runs = await eventually('the delivering run completed', async () => {
+        const all = runsOf(await handle.fetchHistory(), 'deliverWebhookEvents');
+        return all.some((r) => resultOf(r)?.delivered === 1) ? all : undefined;
+      });
+      // The first delivery activity of the subscription, on its first attempt, is the one that waited and delivered it.
+      const history = await handle.fetchHistory();
+      const scheduledAs = history.events?.find((e) => e.activityTaskScheduledEventAttributes?.activityId === waiting.activityId);
+      expect(Number(scheduledAs?.eventId)).toBe(runs[0].scheduledEventId);
+      expect(resultOf(runs[0])).toMatchObject({ delivered: 1, cursor: event._id, more: false });
+      expect(Number(runs[0].started?.activityTaskStartedEventAttributes?.attempt)).toBe(1);
+    });
+  });
+
+  // Well under the run's 60 s wait: the shutdown cancels the waiting run instead of waiting it out.
+  test(
+    'a worker shut down while its subscription waits stops promptly',
+    async () => {
+      const w = await env.newWorker();
+      const running = w.worker.run();
+      const store = await newStore();
+      const receiver = await Receiver.start();
+      await subscribe(store, 'shutdown', receiver.url, ['order.placed']);
+      await waitingDelivery(store, 'shutdown');
+      w.worker.shutdown();
+      await running;
+      expect(w.worker.getState()).toBe('STOPPED');
+    },
+    WEBHOOK_DELIVERY.idleWaitMs / 2,
+  );
+});
+
 describe('end to end: real checkouts, the relay, and a worker restart', () => {
   test("a cart's story reaches the receiver in the feed's order, nothing lost across the restart", async () => {
     const store = await newStore(['acct-1']);
@@ -372,7 +457,7 @@ describe('a subscription failing for a day (time-skipping server)', () => {
   });
 
   /** The webhook service on the time-skipping server, and a worker of the real webhook activities (MongoDB, HTTP). */
-  async function timeSkippingWebhooks() {
+  async function timeSkippingWebhooks(deps: { maxWaiting?: number } = {}) {
     const taskQueue = `timeskip-webhooks-${randomUUID().slice(0, 8)}`;
     const service = new WebhookService(feed, new Directory(env.mongo.db), ts.env.client, taskQueue);
     const worker = await Worker.create({
@@ -380,7 +465,8 @@ describe('a subscription failing for a day (time-skipping server)', () => {
       namespace: ts.env.namespace ?? 'default',
       taskQueue,
       workflowBundle: ts.bundle,
-      activities: createWebhookActivities({ webhooks: feed }),
+      // Caught up, a run waits only briefly: skipped time does not pass while the test server runs an activity.
+      activities: createWebhookActivities({ webhooks: feed, idleWaitMs: 100, ...deps }),
       dataConverter,
     });
     return { service, worker };
@@ -441,9 +527,8 @@ describe('a subscription failing for a day (time-skipping server)', () => {
       const [first] = await appendEvents([{ type: 'order.placed', cartId: randomUUID(), webstoreId: store }]);
       await until('the first event', () => receiver.delivered.length === 1);
 
-      // Caught up, it reads again every second: more rounds than a run holds.
-      await ts.env.sleep((WEBHOOK_DELIVERY.roundsPerRun + 10) * WEBHOOK_DELIVERY.idlePollMs);
-      await eventually('a new run', async () => ((await handle.describe()).runId !== firstRunId ? true : undefined));
+      // Caught up, each run waits 100 ms (this worker's idleWaitMs) and the next starts at once: soon more rounds than a run holds.
+      await eventually('a new run', async () => ((await handle.describe()).runId !== firstRunId ? true : undefined), 90_000);
       const history = await ts.env.client.workflow.getHandle(webhookWorkflowId(store, 'can'), firstRunId).fetchHistory();
       const continued = history.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes;
       const input = JSON.parse(Buffer.from(continued!.input!.payloads![0].data!).toString('utf8'));
@@ -454,6 +539,30 @@ describe('a subscription failing for a day (time-skipping server)', () => {
       expect(receiver.delivered).toEqual([first.eventId, second.eventId]);
       await service.remove(store, 'can');
       expect(await handle.result()).toMatchObject({ ended: 'DELETED', cursor: second._id });
+    });
+  });
+
+  test('a worker with no room for another waiting run: the subscription polls on a timer instead, and delivers on', async () => {
+    const store = await newStore();
+    const receiver = await Receiver.start();
+    const { service, worker } = await timeSkippingWebhooks({ maxWaiting: 0 });
+    await worker.runUntil(async () => {
+      await service.put(store, 'busy', { url: receiver.url, secret: SECRET, types: ['order.placed'] });
+      const handle = ts.env.client.workflow.getHandle(webhookWorkflowId(store, 'busy'));
+      await ts.env.sleep(5 * WEBHOOK_DELIVERY.busyPollMs);
+      const [event] = await appendEvents([{ type: 'order.placed', cartId: randomUUID(), webstoreId: store }]);
+      await until('the event', () => receiver.delivered.length === 1);
+      expect(receiver.delivered).toEqual([event.eventId]);
+
+      const history = await handle.fetchHistory();
+      const results = runsOf(history, 'deliverWebhookEvents').map((r) => {
+        const data = r.completed?.activityTaskCompletedEventAttributes?.result?.payloads?.[0]?.data;
+        return data ? JSON.parse(Buffer.from(data).toString('utf8')) : undefined;
+      });
+      expect(results).toContainEqual(expect.objectContaining({ busy: true, delivered: 0 }));
+      expect(history.events?.some((e) => e.timerStartedEventAttributes)).toBe(true);
+      await service.remove(store, 'busy');
+      expect(await handle.result()).toMatchObject({ ended: 'DELETED', cursor: event._id });
     });
   });
 });

@@ -1,11 +1,12 @@
 /**
  * webhookDeliveryWorkflow: one per webhook subscription (ID `webhook-<webstoreId>:<name>`), for as
  * long as the subscription exists. It delivers the store's matching events in cursor order through
- * an activity, again and again: when caught up it waits a second (or until a PUT or resume wakes
- * it); when a delivery fails, Temporal retries the activity with backoff; when every delivery has
- * failed for a day it pauses the subscription and waits for a resume. Its history is kept small by
- * continuing as new. Workflow code: deterministic, no I/O; the subscription and the feed are read by
- * the activities.
+ * an activity, one run after another with no timer between them: a caught-up run itself waits (up to
+ * WEBHOOK_DELIVERY.idleWaitMs) for the next event, re-reading the subscription, so a PUT applies
+ * without waking anything; when a delivery fails, Temporal retries the activity with backoff; when
+ * every delivery has failed for a day it pauses the subscription and waits for a resume (a PUT or
+ * resume signal). Its history is kept small by continuing as new. Workflow code: deterministic, no
+ * I/O; the subscription and the feed are read by the activities.
  */
 import {
   ActivityFailure,
@@ -47,7 +48,8 @@ const { recordWebhookStatus } = proxyActivities<Activities>({ startToCloseTimeou
 /** The delivery activity, its retries bounded by this round's length. */
 function deliverWithin(roundMs: number) {
   return proxyActivities<Activities>({
-    // A run stops taking events after 2 min; each POST is bounded by its own timeout.
+    // A run waits at most idleWaitMs (1 min) for events, then stops taking them after 2 min; each
+    // POST is bounded by its own timeout.
     startToCloseTimeout: '5m',
     // It heartbeats every second: a lost worker's run is retried within seconds.
     heartbeatTimeout: '10s',
@@ -56,7 +58,7 @@ function deliverWithin(roundMs: number) {
   }).deliverWebhookEvents;
 }
 
-type Round = 'gone' | 'more' | 'caught-up' | 'failing';
+type Round = 'gone' | 'more' | 'caught-up' | 'busy' | 'failing';
 
 export async function webhookDeliveryWorkflow(input: WebhookWorkflowInput): Promise<WebhookWorkflowResult> {
   const delivery = new Delivery(input);
@@ -75,9 +77,11 @@ class Delivery {
   /** Workflow time (epoch ms) since which every delivery has failed; unset while deliveries succeed. */
   private failingSince: number | undefined;
   private lastError: string | undefined;
-  /** A PUT or resume arrived since the last read: read again now, and resume if paused. */
+  /** A PUT or resume arrived since the last round: resume if paused. (A waiting run re-reads the subscription itself.) */
   private woken = false;
   private deliveredThisRun = 0;
+  /** The last run found nothing new: the next one most likely waits for the next event. */
+  private caughtUp = false;
 
   constructor(input: WebhookWorkflowInput) {
     this.webstoreId = input.webstoreId;
@@ -100,14 +104,16 @@ class Delivery {
         return { webstoreId: this.webstoreId, name: this.name, cursor: this.cursor, ended: 'DELETED' };
       }
       if (round === 'failing' && this.failedTooLong()) await this.pauseUntilResumed();
-      else if (round === 'caught-up') await this.idle();
+      // 'caught-up': the run waited for events before it returned, so the next one starts at once.
+      else if (round === 'busy') await this.pollLater();
+      this.caughtUp = round === 'caught-up' || round === 'busy';
     }
   }
 
   private async deliver(): Promise<Round> {
     this.woken = false;
     const startedAt = Date.now();
-    this.details(this.failingSince === undefined ? 'delivering' : 'retrying');
+    this.details(this.failingSince !== undefined ? 'retrying' : this.caughtUp ? 'caught up: waiting for events' : 'delivering');
     let result: DeliverResult;
     try {
       result = await deliverWithin(this.roundMs()).executeWithOptions({ summary: this.deliverSummary() }, [{ webstoreId: this.webstoreId, name: this.name }]);
@@ -126,7 +132,7 @@ class Delivery {
       this.failingSince = undefined;
       this.lastError = undefined;
     }
-    return result.more ? 'more' : 'caught-up';
+    return result.more ? 'more' : result.busy ? 'busy' : 'caught-up';
   }
 
   private roundMs(): number {
@@ -139,10 +145,11 @@ class Delivery {
     return this.failingSince !== undefined && Date.now() - this.failingSince >= WEBHOOK_DELIVERY.pauseAfterMs;
   }
 
-  private async idle(): Promise<void> {
-    this.details('caught up');
-    const summary = `caught up at cursor ${this.cursor}: read again in ${WEBHOOK_DELIVERY.idlePollMs} ms, or when woken`;
-    await condition(() => this.woken, WEBHOOK_DELIVERY.idlePollMs, { summary });
+  /** The worker had no room for another waiting run: read again after a timer, as before long-polling. */
+  private async pollLater(): Promise<void> {
+    this.details('caught up: its worker is busy waiting for other subscriptions, polling');
+    const summary = `caught up at cursor ${this.cursor}, worker busy: read again in ${WEBHOOK_DELIVERY.busyPollMs} ms, or when woken`;
+    await condition(() => this.woken, WEBHOOK_DELIVERY.busyPollMs, { summary });
   }
 
   private async pauseUntilResumed(): Promise<void> {
@@ -190,7 +197,8 @@ class Delivery {
 
   private deliverSummary(): string {
     const retry = this.failingSince !== undefined ? `, failing since ${new Date(this.failingSince).toISOString()}` : '';
-    return `deliver ${this.webstoreId}'s events after cursor ${this.cursor} to webhook ${this.name}${retry}`;
+    const wait = this.caughtUp ? `, waiting up to ${WEBHOOK_DELIVERY.idleWaitMs / 1000} s for them` : '';
+    return `deliver ${this.webstoreId}'s events after cursor ${this.cursor} to webhook ${this.name}${retry}${wait}`;
   }
 
   /** The current details the Web UI shows for the subscription's workflow. */

@@ -29,8 +29,21 @@ export const WEBHOOK_DELIVERY = {
   maxRetryIntervalMs: 60_000,
   /** A subscription whose deliveries have failed this long (workflow time) is paused. */
   pauseAfterMs: 24 * 60 * 60 * 1000,
-  /** When caught up, how long the workflow waits before it reads the feed again (a PUT or resume wakes it sooner). */
-  idlePollMs: 1000,
+  /**
+   * When caught up, how long a delivery run keeps waiting for a new matching event before it returns
+   * (and the workflow starts the next run at once). An idle subscription costs one activity per wait,
+   * not one per read; well under the run's start-to-close timeout.
+   */
+  idleWaitMs: 60_000,
+  /** While it waits, how often the run reads the subscription and the feed again: a new event's latency. */
+  idleReadMs: 300,
+  /**
+   * Runs waiting at once in one worker, at most: each holds one of the worker's activity slots (100 by
+   * default), and the checkouts need theirs. A caught-up run beyond it returns at once, `busy`.
+   */
+  maxWaitingPerWorker: 50,
+  /** After a `busy` run, how long the workflow waits (a timer; a PUT or resume ends it) before the next. */
+  busyPollMs: 1000,
   /** Delivery rounds per workflow run; then it continues as new, so its history stays small. */
   roundsPerRun: 100,
 } as const;
@@ -108,6 +121,8 @@ export interface DeliverResult {
   more: boolean;
   /** Set when a failure stopped the run after it made progress (a run that makes none fails instead, and is retried). */
   failure?: WebhookError;
+  /** Caught up without waiting for events: its worker had maxWaitingPerWorker runs waiting already. */
+  busy?: boolean;
 }
 
 export interface WebhookStatusInput {
