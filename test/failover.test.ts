@@ -8,6 +8,7 @@
  * Runs on both stack profiles (`npm test`, `STACK=server npm test`). The workers are the fault suite's
  * worker processes (test/harness/worker-processes.ts), in a namespace of this file's own.
  */
+import { randomUUID } from 'node:crypto';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -51,7 +52,9 @@ const cartIds: string[] = [];
 
 beforeAll(async () => {
   if (!process.env.MONGODB_URI || !process.env.TEMPORAL_ADDRESS) throw new Error('the jest global setup did not provide the servers');
-  const mongoDb = process.env.MONGODB_DB ?? 'b2b_checkout_test';
+  // A database of its own: these worker processes run the event relay, which would empty the outboxes of
+  // carts that other files compare whole.
+  const mongoDb = `b2b_checkout_test_failover_${randomUUID().slice(0, 8)}`;
   mongo = await connectMongo(process.env.MONGODB_URI, mongoDb);
   connection = await Connection.connect(temporalSettings().connectionOptions);
   await ensureNamespace(connection, NAMESPACE);
@@ -72,6 +75,7 @@ afterAll(async () => {
     await setStepDelay(mongo.db, cartId, undefined).catch(() => undefined);
   }
   await connection?.close();
+  await mongo?.db.dropDatabase().catch(() => undefined);
   await mongo?.close();
   if (logDir) rmSync(logDir, { recursive: true, force: true });
 });

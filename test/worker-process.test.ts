@@ -7,6 +7,7 @@
  * runWorkerProcess plus the per-cart step delays), in a namespace of its own so that it polls the
  * product task queue without taking work from anyone else's worker.
  */
+import { randomUUID } from 'node:crypto';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -36,7 +37,9 @@ let client: Client;
 let bundleDir: string;
 beforeAll(async () => {
   if (!process.env.MONGODB_URI || !process.env.TEMPORAL_ADDRESS) throw new Error('the jest global setup did not provide the servers');
-  mongoDb = process.env.MONGODB_DB ?? 'b2b_checkout_test';
+  // A database of its own: these worker processes run the event relay, which would empty the outboxes of
+  // carts that other files compare whole.
+  mongoDb = `b2b_checkout_test_worker_process_${randomUUID().slice(0, 8)}`;
   mongo = await connectMongo(process.env.MONGODB_URI, mongoDb);
   connection = await Connection.connect(temporalSettings().connectionOptions);
   // A namespace of its own, made once (re-running the test reuses it).
@@ -46,6 +49,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await connection?.close();
+  await mongo?.db.dropDatabase().catch(() => undefined);
   await mongo?.close();
   if (bundleDir) rmSync(bundleDir, { recursive: true, force: true });
 });
