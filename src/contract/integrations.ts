@@ -92,7 +92,7 @@ export function providerSettingsOf(
     return extra ? { problem: `a builtin provider takes no ${extra}`, field: extra } : { settings: { type: 'builtin' } };
   }
   if (b.type !== 'http') return { problem: 'type must be "http" or "builtin"', field: 'type' };
-  const urlProblem = httpUrlProblem(b.url);
+  const urlProblem = outboundUrlProblem(b.url, INTEGRATION_URL_MAX, 'each call');
   if (urlProblem) return { problem: urlProblem, field: 'url' };
   if (typeof b.secret !== 'string' || b.secret.length === 0 || b.secret.length > INTEGRATION_SECRET_MAX) {
     return { problem: `secret must be a non-empty string of at most ${INTEGRATION_SECRET_MAX} characters`, field: 'secret' };
@@ -105,9 +105,13 @@ export function providerSettingsOf(
   return { settings: { type: 'http', url: b.url as string, secret: b.secret, timeoutMs } };
 }
 
-function httpUrlProblem(url: unknown): string | undefined {
-  const must = `url must be an absolute http:// or https:// URL of at most ${INTEGRATION_URL_MAX} characters`;
-  if (typeof url !== 'string' || url.length > INTEGRATION_URL_MAX) return must;
+/**
+ * Why `url` can't be called by this service (an absolute http(s) URL of at most `maxLength`, without
+ * credentials: the shared secret is what authenticates), or undefined. Store providers and webhooks.
+ */
+export function outboundUrlProblem(url: unknown, maxLength: number, secretUse: string): string | undefined {
+  const must = `url must be an absolute http:// or https:// URL of at most ${maxLength} characters`;
+  if (typeof url !== 'string' || url.length > maxLength) return must;
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -115,7 +119,7 @@ function httpUrlProblem(url: unknown): string | undefined {
     return must;
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return must;
-  if (parsed.username || parsed.password) return 'url must not carry credentials; the secret signs each call';
+  if (parsed.username || parsed.password) return `url must not carry credentials; the secret signs ${secretUse}`;
   return undefined;
 }
 

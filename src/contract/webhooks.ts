@@ -5,6 +5,7 @@
  * body, defined here only. Pure: no Node, no SDK. The receiver's side: docs/contract.md.
  */
 import { CART_EVENT_TYPES, type CartEventType, type EventView } from './events';
+import { outboundUrlProblem } from './integrations';
 
 export const WEBHOOK_WORKFLOW_TYPE = 'webhookDeliveryWorkflow';
 /** Wakes a subscription's workflow: re-read the subscription now, and resume it if it is paused. PUT and POST .../resume send it. */
@@ -138,7 +139,7 @@ export interface WebhookStatusInput {
 export function webhookSettingsOf(body: unknown): { settings: WebhookSettings; problem?: undefined } | { problem: string; field: string } {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return { problem: 'the body must be an object { url, secret, types }', field: 'body' };
   const b = body as Record<string, unknown>;
-  const urlProblem = webhookUrlProblem(b.url);
+  const urlProblem = outboundUrlProblem(b.url, WEBHOOK_LIMITS.urlMax, 'each delivery');
   if (urlProblem) return { problem: urlProblem, field: 'url' };
   const { secretMin, secretMax } = WEBHOOK_LIMITS;
   if (typeof b.secret !== 'string' || b.secret.length < secretMin || b.secret.length > secretMax) {
@@ -149,20 +150,6 @@ export function webhookSettingsOf(body: unknown): { settings: WebhookSettings; p
   const unknown = types.find((t) => !(CART_EVENT_TYPES as readonly unknown[]).includes(t));
   if (unknown !== undefined) return { problem: `unknown event type ${String(unknown)}; one of ${CART_EVENT_TYPES.join(', ')}`, field: 'types' };
   return { settings: { url: b.url as string, secret: b.secret, types: [...new Set(types as CartEventType[])] } };
-}
-
-function webhookUrlProblem(url: unknown): string | undefined {
-  const must = `url must be an absolute http:// or https:// URL of at most ${WEBHOOK_LIMITS.urlMax} characters`;
-  if (typeof url !== 'string' || url.length > WEBHOOK_LIMITS.urlMax) return must;
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return must;
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return must;
-  if (parsed.username || parsed.password) return 'url must not carry credentials; the secret signs each delivery';
-  return undefined;
 }
 
 export function webhookNameProblem(name: unknown): string | undefined {
