@@ -19,6 +19,7 @@ import { CartRepository, type CartDoc } from '../src/db';
 import { decideRecalculation } from '../src/db/cart-transitions';
 import { checkoutDetails, stepSummary } from '../workflows/summaries';
 import { createCheckoutWorker } from '../src/worker';
+import { sessionDoc } from './harness/docs';
 import { eventually, setupTestEnv, type TestEnv } from './harness/env';
 import { eventsWith, runsOf, scheduledActivities, signalsOf } from './harness/history';
 import { ADMIN_TOKEN, call, startTestApi, type RunningTestApi } from './harness/http';
@@ -400,17 +401,7 @@ describe('decisions and summaries of a recalculation (plain functions)', () => {
     status: 'Checkout',
     items: [{ sku: 'SKU-1', quantity: 2 }],
     version: 7,
-    checkout: {
-      sessionId: 's1',
-      workflowId: 'checkout-c1',
-      state: 'Start',
-      nextState: 'Inventory',
-      isProcessing: true,
-      isError: false,
-      isArchived: false,
-      backgroundOperation: { id: 'bgop-s1', status: 'Running' },
-      startedAt: new Date(0),
-    },
+    checkout: sessionDoc('s1', { state: 'Start', nextState: 'Inventory', isProcessing: true }),
   };
   const input = { cartId: 'c1', sessionId: 's1', change: { op: 'add' as const, sku: 'SKU-2', quantity: 1 }, requestId: 'r1', recalculation: 1 };
 

@@ -8,19 +8,10 @@ import type { CartDoc, CheckoutSessionDoc } from '../../src/db';
 import { recalculatedEvent } from '../../src/db/cart-events';
 import { decideCancel, decideCancelRefused, decideItemChange, decideLock, decidePlaceOrder, decideStep } from '../../src/db/cart-transitions';
 import { outboxWrite, type Decision } from '../../src/db/cart-writes';
+import { sessionDoc } from '../harness/docs';
 
-const session = (sessionId: string, workflowId = 'checkout-c1'): CheckoutSessionDoc => ({
-  sessionId,
-  workflowId,
-  state: 'Checkout Summary',
-  nextState: 'Checkout Summary',
-  isProcessing: false,
-  isError: false,
-  isArchived: false,
-  backgroundOperation: { id: `bgop-${sessionId}`, status: 'Running' },
-  startedAt: new Date(0),
-  totals: { subtotal: 500, shipping: 0, tax: 50, total: 550 },
-});
+const session = (sessionId: string, workflowId = 'checkout-c1'): CheckoutSessionDoc =>
+  sessionDoc(sessionId, { workflowId, totals: { subtotal: 500, shipping: 0, tax: 50, total: 550 } });
 
 const active: CartDoc = { _id: 'c1', status: 'Active', webstoreId: 'store-1', items: [{ sku: 'SKU-1', quantity: 2 }], version: 4, eventSeq: 6 };
 const locked: CartDoc = { ...active, status: 'Checkout', version: 5, checkout: session('s1') };

@@ -8,18 +8,9 @@ import { CLOSED_CART_MESSAGE, CheckoutError } from '../../src/contract';
 import type { CartDoc, CheckoutSessionDoc } from '../../src/db';
 import { decideCancel, decideItemChange, decideLock, decidePlaceOrder, decideStep } from '../../src/db/cart-transitions';
 import { fence, type Decision } from '../../src/db/cart-writes';
+import { sessionDoc } from '../harness/docs';
 
-const session = (sessionId: string, workflowId = 'checkout-c1'): CheckoutSessionDoc => ({
-  sessionId,
-  workflowId,
-  state: 'Taxes',
-  nextState: 'Checkout Summary',
-  isProcessing: false,
-  isError: false,
-  isArchived: false,
-  backgroundOperation: { id: `bgop-${sessionId}`, status: 'Running' },
-  startedAt: new Date(0),
-});
+const session = (sessionId: string, workflowId = 'checkout-c1'): CheckoutSessionDoc => sessionDoc(sessionId, { workflowId, state: 'Taxes' });
 
 const active: CartDoc = { _id: 'c1', status: 'Active', items: [{ sku: 'SKU-1', quantity: 2 }], version: 4 };
 const locked: CartDoc = { ...active, status: 'Checkout', version: 5, checkout: session('s1') };

@@ -7,6 +7,7 @@ import { builtinStep } from '../../activities/integrations';
 import { CheckoutError, type CartItem } from '../../src/contract';
 import { bookPricedItems, priceFromBook, type BookPrices, type CartDoc } from '../../src/db';
 import { decideItemChange, decideRecalculation } from '../../src/db/cart-transitions';
+import { sessionDoc } from '../harness/docs';
 
 const book = (prices: Record<string, number>): BookPrices => ({ webstoreId: 'store-1', prices: new Map(Object.entries(prices)) });
 
@@ -122,17 +123,7 @@ describe('decideRecalculation with a book (a change taken by a running checkout)
     status: 'Checkout',
     items: [{ sku: 'SKU-1', quantity: 2, unitPrice: 1 }],
     version: 7,
-    checkout: {
-      sessionId: 's1',
-      workflowId: 'checkout-c1',
-      state: 'Confirm Price',
-      nextState: 'Shipping Cost',
-      isProcessing: false,
-      isError: false,
-      isArchived: false,
-      backgroundOperation: { id: 'bgop-s1', status: 'Running' },
-      startedAt: new Date(0),
-    },
+    checkout: sessionDoc('s1', { state: 'Confirm Price', nextState: 'Shipping Cost' }),
   };
   const input = { cartId: 'c1', sessionId: 's1', requestId: 'r1', recalculation: 1, fromStep: 'Confirm Price' as const };
 
